@@ -1,0 +1,454 @@
+"""A client connection: ``asyncio.Protocol`` adapter between the socket and the dispatcher.
+
+Design note
+-----------
+``data_received`` is the hot path: feed the bytes to the request reader, run every complete
+request in order, and send all their replies with one ``transport.write``. Time is read
+once per batch (``clock.update()``), not per command.
+
+Anything unusual about a connection makes a handler set ``client.interrupt``; the batch
+loop then stops taking the fast path and lets ``_interrupted`` sort it out:
+
+* blocked or postponed (CLIENT PAUSE) commands: the rest of the pipeline waits in
+  ``queue`` until ``resume()``;
+* ``close_after_reply`` (QUIT, protocol errors, CLIENT KILL of itself);
+* changes that affect parsing (AUTH succeeding lifts the unauthenticated limits) or replies
+  (CLIENT REPLY OFF/SKIP).
+
+Flow control is explicit: when the transport's send buffer passes its high-water mark,
+asyncio calls ``pause_writing`` and we stop reading from that client, so a client that
+pipelines without reading its replies is slowed down instead of growing our memory.
+Output buffer limits (client-output-buffer-limit) disconnect pub/sub and replica clients
+that fall too far behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from protocol.encoder import RESP2
+from protocol.reader import RequestReader
+
+from . import errors as E
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .node import Node
+
+# Reasons for not reading from a client (a bit mask).
+_PAUSE_BACKPRESSURE = 1
+_PAUSE_WAITING = 2  # blocked or postponed: its pipeline waits in the queue
+
+#: When a blocked client's unprocessed input grows past this, stop reading from it.
+_QUEUED_INPUT_LIMIT = 1 << 20
+
+REPLY_ON, REPLY_OFF, REPLY_SKIP = 0, 1, 2
+
+
+class Client(asyncio.Protocol):
+    """One client connection (a Redis ``client``)."""
+
+    __slots__ = (
+        "node",
+        "transport",
+        "reader",
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "is_local",
+        "name",
+        "lib_name",
+        "lib_ver",
+        "db",
+        "proto",
+        "resp",
+        "authenticated",
+        "user",
+        "gated",
+        "interrupt",
+        "multi",
+        "multi_error",
+        "watched",
+        "subscriptions",
+        "queue",
+        "closing",
+        "closed",
+        "blocked",
+        "postponed",
+        "reply_mode",
+        "rewrite",
+        "created",
+        "last_interaction",
+        "last_cmd",
+        "is_replica",
+        "is_master",
+        "is_monitor",
+        "no_evict",
+        "no_touch",
+        "_read_paused",
+        "_flags_extra",
+        "tot_net_in",
+        "tot_net_out",
+        "tot_cmds",
+    )
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.transport: asyncio.Transport | None = None
+        self.id = node.next_client_id()
+        self.addr = ""
+        self.laddr = ""
+        self.fd = -1
+        self.is_local = False
+        self.name: bytes | None = None
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.db = node.dbs[0]
+        self.proto = RESP2
+        self.resp = 2
+        self.authenticated = not node.requires_auth
+        self.user = b"default"
+        self.reader = RequestReader(node.config["proto-max-bulk-len"], self.authenticated)
+        self.multi: list | None = None  # queued (spec, argv) while in MULTI
+        self.multi_error = False
+        self.watched = None
+        self.subscriptions = 0  # channels + patterns (pub/sub)
+        self.queue: deque | None = None
+        self.closing = False
+        self.closed = False
+        self.blocked = False
+        self.postponed = False
+        self.reply_mode = REPLY_ON
+        self.rewrite = None
+        self.created = time.time()
+        self.last_interaction = time.monotonic()
+        self.last_cmd = b"NULL"
+        self.is_replica = False
+        self.is_master = False
+        self.is_monitor = False
+        self.no_evict = False
+        self.no_touch = False
+        self._read_paused = 0
+        self._flags_extra = ""
+        self.interrupt = False
+        self.tot_net_in = 0
+        self.tot_net_out = 0
+        self.tot_cmds = 0
+        self.update_gated()
+
+    # -- state -----------------------------------------------------------------------------
+    def update_gated(self) -> None:
+        """Recompute whether this client needs the dispatcher's per-client gates."""
+        self.gated = (
+            not self.authenticated
+            or self.multi is not None
+            or (self.subscriptions > 0 and self.resp == 2)
+        )
+
+    def select(self, index: int) -> None:
+        self.db = self.node.dbs[index]
+
+    def set_protocol(self, version: int) -> None:
+        from protocol.encoder import for_version
+
+        self.resp = version
+        self.proto = for_version(version)
+        self.update_gated()
+
+    def set_authenticated(self) -> None:
+        if not self.authenticated:
+            self.authenticated = True
+            self.reader.authenticated = True
+            self.update_gated()
+            self.interrupt = True  # the reader may now leave its slow, one-at-a-time mode
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        node = self.node
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.addr = _format_addr(peer)
+        self.laddr = _format_addr(local)
+        if sock is not None:
+            self.fd = sock.fileno()
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                keepalive = node.config["tcp-keepalive"]
+                if keepalive:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                    if hasattr(socket, "TCP_KEEPIDLE"):
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive)
+            except OSError:
+                pass
+        host = peer[0] if isinstance(peer, tuple) else ""
+        self.is_local = host in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or host.startswith("127.")
+        node.stats.total_connections_received += 1
+        if len(node.clients) >= node.config["maxclients"]:
+            node.stats.rejected_connections += 1
+            transport.write(E.err(E.MAX_CLIENTS))
+            transport.close()
+            self.closed = True
+            return
+        if (
+            node.config["protected-mode"]
+            and not node.requires_auth
+            and not self.is_local
+            and peer is not None
+        ):
+            node.stats.rejected_connections += 1
+            transport.write(E.PROTECTED_MODE.encode() + b"\r\n")
+            transport.close()
+            self.closed = True
+            return
+        node.clients[self.id] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        node = self.node
+        node.clients.pop(self.id, None)
+        if self.is_monitor and self in node.monitors:
+            node.monitors.remove(self)
+            node.recompute_gates()
+        if self.postponed and self in node.postponed:
+            node.postponed.remove(self)
+        for hook in node.disconnect_hooks:
+            hook(self)
+        self.queue = None
+
+    def pause_writing(self) -> None:
+        self._pause_reading(_PAUSE_BACKPRESSURE)
+
+    def resume_writing(self) -> None:
+        self._resume_reading(_PAUSE_BACKPRESSURE)
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._read_paused and self.transport is not None and not self.closed:
+            try:
+                self.transport.pause_reading()
+            except RuntimeError:
+                pass
+        self._read_paused |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        was = self._read_paused
+        self._read_paused &= ~reason
+        if was and not self._read_paused and self.transport is not None and not self.closed:
+            try:
+                self.transport.resume_reading()
+            except RuntimeError:
+                pass
+
+    # -- the hot path ------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        node = self.node
+        n = len(data)
+        node.stats.total_net_input_bytes += n
+        self.tot_net_in += n
+        self.last_interaction = time.monotonic()
+        if self.queue is not None or not self.authenticated:
+            self._data_received_slow(data)
+            return
+        reqs, err = self.reader.feed(data)
+        if reqs:
+            node.clock.update()
+            call = node.call
+            out = []
+            i = 0
+            for argv in reqs:
+                i += 1
+                out.append(call(self, argv))
+                if self.interrupt:
+                    self._interrupted(out, reqs, i, err)
+                    return
+            self.tot_cmds += i
+            self.last_cmd = reqs[-1][0]
+            self._send(b"".join(out))
+        if err is not None:
+            self._protocol_error(err)
+
+    def _send(self, data: bytes) -> None:
+        if data and not self.closed:
+            self.node.stats.total_net_output_bytes += len(data)
+            self.tot_net_out += len(data)
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    # -- everything else -----------------------------------------------------------------------
+    def _interrupted(self, out: list[bytes], reqs: list, done: int, err) -> None:
+        """A handler flagged something special: finish the batch on the slow path."""
+        self.tot_cmds += done
+        self.last_cmd = reqs[done - 1][0]
+        rest = deque(reqs[done:])
+        if self.queue:
+            rest.extend(self.queue)
+        self.queue = rest
+        self._finish_interrupt(out)
+        if err is not None:
+            self.queue.append(err)
+        self._drain()
+
+    def _finish_interrupt(self, out: list[bytes]) -> None:
+        """Send the batch so far, then act on what the interrupting command asked for."""
+        self.interrupt = False
+        self._send(b"".join(out))
+        out.clear()
+        if self.closing:
+            self.close()
+
+    def _data_received_slow(self, data: bytes) -> None:
+        if self.queue is None:
+            self.queue = deque()
+        reader = self.reader
+        if not self.authenticated:
+            reqs, err = reader.feed(data, 1)
+        else:
+            reqs, err = reader.feed(data)
+        self.queue.extend(reqs)
+        if err is not None:
+            self.queue.append(err)
+        if reader.pending() > self.node.config["client-query-buffer-limit"]:
+            self.node.stats.client_query_buffer_limit_disconnections += 1
+            self.node.log.warning("Closing client that reached max query buffer length")
+            self.close(abort=True)
+            return
+        self._drain()
+
+    def _drain(self) -> None:
+        """Run queued requests one at a time, honouring every per-client state."""
+        node = self.node
+        queue = self.queue
+        out: list[bytes] = []
+        while queue is not None and not self.closed and not self.closing:
+            if self.blocked or self.postponed:
+                break
+            if not queue:
+                if not self.authenticated:
+                    reqs, err = self.reader.feed(b"", 1)
+                elif self.reader._slow:
+                    reqs, err = self.reader.resume()
+                else:
+                    break
+                if not reqs and err is None:
+                    break
+                queue.extend(reqs)
+                if err is not None:
+                    queue.append(err)
+                continue
+            argv = queue.popleft()
+            if not isinstance(argv, list):
+                self._send(b"".join(out))
+                out.clear()
+                self._protocol_error(argv)
+                return
+            node.clock.update()
+            mode = self.reply_mode
+            reply = node.call(self, argv)
+            self.interrupt = False
+            self.tot_cmds += 1
+            self.last_cmd = argv[0]
+            if self.reply_mode == mode:
+                # CLIENT REPLY answers for itself; any other command follows the mode.
+                if mode == REPLY_SKIP:
+                    self.reply_mode = REPLY_ON
+                    reply = b""
+                elif mode == REPLY_OFF:
+                    reply = b""
+            if reply:
+                out.append(reply)
+            if self.closing:
+                break
+        self._send(b"".join(out))
+        if self.closing:
+            self.close()
+            return
+        if queue is not None and not queue and not self.blocked and not self.postponed:
+            if self.authenticated and not self.reader._slow and self.reply_mode == REPLY_ON:
+                self.queue = None  # back to the fast path
+        if self.queue is not None and self.queue and (self.blocked or self.postponed):
+            if sum(len(a) for a in self.queue if isinstance(a, list)) > 64:
+                self._pause_reading(_PAUSE_WAITING)
+
+    def _protocol_error(self, err) -> None:
+        self.node.log.verbose(f"Protocol error ({err.reason}) from client: id={self.id} addr={self.addr}")
+        self._send(err.reply)
+        self.close()
+
+    # -- blocking and postponing -------------------------------------------------------------
+    def postpone(self, argv: list[bytes]) -> bytes:
+        """CLIENT PAUSE: hold this command (and the rest of the pipeline) until unpause."""
+        self.postponed = True
+        self.interrupt = True
+        if self.queue is None:
+            self.queue = deque()
+        self.queue.appendleft(argv)
+        self.node.postponed.append(self)
+        return b""
+
+    def resume(self) -> None:
+        """Continue after being postponed or unblocked."""
+        if self.closed:
+            return
+        self.postponed = False
+        self._resume_reading(_PAUSE_WAITING)
+        if self.queue is not None:
+            self._drain()
+
+    def reply_async(self, data: bytes) -> None:
+        """Send a reply produced outside the batch loop (unblocked commands, pushes)."""
+        self._send(data)
+
+    # -- closing -----------------------------------------------------------------------------
+    def close(self, abort: bool = False) -> None:
+        """Close after sending what is queued (QUIT, CLIENT KILL, errors)."""
+        if self.closed:
+            return
+        self.closing = True
+        if self.transport is not None:
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+
+    def is_idle_timed_out(self, now: float, timeout: int) -> bool:
+        return (
+            not self.is_replica
+            and not self.is_master
+            and not self.blocked
+            and not self.subscriptions
+            and now - self.last_interaction > timeout
+        )
+
+    # -- introspection (CLIENT LIST / INFO) ---------------------------------------------------------
+    def flags_string(self) -> str:
+        flags = ""
+        if self.is_replica:
+            flags += "S"
+        if self.is_master:
+            flags += "M"
+        if self.subscriptions:
+            flags += "P"
+        if self.multi is not None:
+            flags += "x"
+        if self.blocked:
+            flags += "b"
+        if self.watched:
+            flags += "d" if getattr(self, "_flags_extra", "") == "dirty" else ""
+        if self.closing:
+            flags += "c"
+        if self.no_evict:
+            flags += "e"
+        if self.no_touch:
+            flags += "T"
+        return flags or "N"
+
+
+def _format_addr(addr) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"{host}:{addr[1]}"
+    return str(addr or "")

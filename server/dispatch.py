@@ -1,0 +1,204 @@
+"""The dispatcher: look the command up, run the gates in Redis's order, execute, account.
+
+Design note
+-----------
+``build_call(node)`` returns ``call(client, argv) -> bytes``, the function every request
+goes through (redis processCommand + call). Its fast path is: one dict lookup for the
+command, the arity check, the handler, and the commandstats/slowlog bookkeeping. The gates
+cost only what they check: two booleans decide whether any gate can apply --
+``client.gated`` (not authenticated, inside MULTI, RESP2 subscriber) and ``node.gated``
+(loading, clients paused, maxmemory set, ...). When either is set, ``_gates`` runs the
+checks in processCommand's order:
+
+    unknown command -> arity -> protected command (DEBUG) -> auth (NOAUTH) -> not allowed in
+    MULTI -> OOM -> READONLY replica -> RESP2 subscriber context -> LOADING -> CLIENT PAUSE
+    -> queue inside MULTI
+
+The lookup and arity errors come first, so an unauthenticated client sending an unknown
+command gets "unknown command", exactly as from Redis.
+
+After execution, ``node.full_call`` (propagation or MONITOR active) selects the variant that
+hands the command -- rewritten by the handler into its deterministic form when needed
+(``client.rewrite``) -- to ``node.propagate`` if it changed the dataset, and feeds monitors.
+"""
+
+from __future__ import annotations
+
+import time
+
+from protocol import encoder
+from protocol.encoder import QUEUED
+
+from . import errors as E
+from .errors import CommandError, error_code
+
+#: A handler or gate returns this when the command will complete later (blocked, postponed);
+#: the connection stops processing its pipeline until then.
+PENDING = b""
+
+
+def count_error(node, reply: bytes) -> None:
+    """INFO errorstats and total_error_replies (afterErrorReply)."""
+    stats = node.stats
+    stats.total_error_replies += 1
+    code = error_code(reply)
+    errors = stats.errors
+    if code in errors:
+        errors[code] += 1
+    elif len(errors) < 128:
+        errors[code] = 1
+
+
+def reject(node, spec, reply: bytes) -> bytes:
+    """A command refused before running (rejected_calls)."""
+    if spec is not None:
+        spec.rejected_calls += 1
+    count_error(node, reply)
+    return reply
+
+
+def build_call(node):
+    lookup = node.commands.lookup
+    table = node.commands
+    perf = time.perf_counter_ns
+
+    def call(c, argv: list[bytes]) -> bytes:
+        spec = lookup.get(argv[0])
+        if spec is None:
+            spec = table.get(argv[0])
+            if spec is None:
+                return reject(node, None, E.unknown_command(argv))
+        if spec.subcommands is not None and len(argv) > 1:
+            sub = spec.subcommands.get(argv[1].lower())
+            if sub is None:
+                return reject(node, None, E.unknown_subcommand(argv))
+            spec = sub
+        n = len(argv)
+        a = spec.arity
+        if (n != a) if a > 0 else (n < -a):
+            return reject(node, spec, E.err(E.wrong_arity(spec.fullname)))
+        if c.gated or node.gated:
+            refused = _gates(node, c, spec, argv)
+            if refused is not None:
+                return refused
+        if node.full_call:
+            return full_call(node, c, spec, argv)
+        t0 = perf()
+        try:
+            reply = spec.handler(c, argv)
+        except CommandError as exc:
+            reply = exc.reply
+            spec.failed_calls += 1
+            count_error(node, reply)
+        dt = perf() - t0
+        spec.calls += 1
+        spec.usec += dt
+        if dt > node.slowlog_ns and not spec.skip_slowlog:
+            slowlog_add(node, c, argv, dt)
+        return reply
+
+    return call
+
+
+def execute(node, c, spec, argv: list[bytes]) -> bytes:
+    """Run an already-admitted command with full bookkeeping (EXEC, scripts, resumes)."""
+    return full_call(node, c, spec, argv)
+
+
+def full_call(node, c, spec, argv: list[bytes]) -> bytes:
+    """call() with propagation and MONITOR: the slower variant."""
+    dirty = node.dirty
+    c.rewrite = None
+    t0 = time.perf_counter_ns()
+    try:
+        reply = spec.handler(c, argv)
+    except CommandError as exc:
+        reply = exc.reply
+        spec.failed_calls += 1
+        count_error(node, reply)
+    dt = time.perf_counter_ns() - t0
+    spec.calls += 1
+    spec.usec += dt
+    if dt > node.slowlog_ns and not spec.skip_slowlog:
+        slowlog_add(node, c, argv, dt)
+    if node.propagating and node.dirty != dirty and (spec.write or spec.may_replicate):
+        rewrite = c.rewrite
+        if rewrite is None:
+            node.propagate(c.db.id, argv)
+        else:
+            for one in rewrite:
+                node.propagate(c.db.id, one)
+    c.rewrite = None
+    if node.monitors and not (spec.skip_monitor or spec.admin):
+        from .commands.admin import feed_monitors
+
+        feed_monitors(node, c, argv)
+    return reply
+
+
+def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
+    """The checks of processCommand after lookup and arity, in Redis's order."""
+    root = spec.parent or spec
+    if root.name in ("debug", "module") and not _protected_allowed(node, c, root.name):
+        return reject(node, spec, E.err(E.DEBUG_DISABLED))
+    if not c.authenticated and not spec.no_auth:
+        return reject(node, spec, E.err(E.NOAUTH))
+    multi = c.multi
+    if multi is not None and spec.no_multi:
+        c.multi_error = True
+        return reject(node, spec, E.err(E.NOT_IN_MULTI))
+    if node.config["maxmemory"] and (spec.denyoom or (multi is not None and spec.write)):
+        if not node.free_memory_if_needed():
+            if multi is not None:
+                c.multi_error = True
+            return reject(node, spec, E.err(E.OOM))
+    if c.resp == 2 and c.subscriptions and spec.name not in _SUBSCRIBER_ALLOWED:
+        msg = (
+            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+            "are allowed in this context" % spec.fullname
+        )
+        return reject(node, spec, E.err(msg))
+    if node.loading and not spec.loading:
+        return reject(node, spec, E.err(E.LOADING))
+    if node.pause_end and not c.is_replica and (
+        node.pause_all or spec.write or spec.may_replicate
+    ):
+        return c.postpone(argv)
+    if multi is not None and spec.name not in _MULTI_EXEMPT:
+        multi.append((spec, argv))
+        return QUEUED
+    return None
+
+
+_SUBSCRIBER_ALLOWED = frozenset(
+    ("subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset")
+)
+_MULTI_EXEMPT = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
+def _protected_allowed(node, c, name: str) -> bool:
+    setting = node.config["enable-debug-command" if name == "debug" else "enable-module-command"]
+    if setting == "yes":
+        return True
+    return setting == "local" and c.is_local
+
+
+def slowlog_add(node, c, argv: list[bytes], dt_ns: int) -> None:
+    """SLOWLOG entry: id, unix time, duration (us), argv (max 32 args, 128 bytes each),
+    client address and name (slowlog.c slowlogCreateEntry)."""
+    maxlen = node.config["slowlog-max-len"]
+    if maxlen <= 0:
+        return
+    args = argv
+    if len(args) > 32:
+        args = args[:31] + [b"... (%d more arguments)" % (len(argv) - 31)]
+    args = [
+        a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128) for a in args
+    ]
+    entry = (node.slowlog_next_id, int(time.time()), dt_ns // 1000, args, c.addr.encode(), c.name or b"")
+    node.slowlog_next_id += 1
+    node.slowlog.insert(0, entry)
+    del node.slowlog[maxlen:]
+
+
+__all__ = ["build_call", "count_error", "reject", "execute", "PENDING", "encoder"]

@@ -1,0 +1,363 @@
+"""The keyspace: databases of keys, their expiry times and access clocks.
+
+Design note
+-----------
+A ``Database`` holds three plain dicts keyed by the key's bytes:
+
+``data``     the value. Strings are ``bytes`` (``bytearray`` once APPEND/SETRANGE/SETBIT
+             mutated them in place, which is also what makes OBJECT ENCODING say ``raw``);
+             other types are their own classes (lists, hashes, ... in later modules).
+``expires``  absolute expiry in milliseconds, only for keys that have one (INFO's
+             ``expires=`` count and the active expiry sample come from it).
+``lru``      the access clock of each key (seconds, like Redis's 24-bit LRU clock), read by
+             OBJECT IDLETIME and, later, by eviction.
+
+Keeping values "naked" in ``data`` keeps the hot path to one dict lookup; the side dicts
+cost one more store per access, which is what Redis pays for its ``lru`` field too.
+
+Expiry is lazy and active, as in Redis (expire.c). Every lookup checks the expiry first and
+deletes an expired key (counted in ``expired_keys``, announced as an ``expired`` keyspace
+event and propagated as ``DEL``). The active cycle (``active_expire_cycle``) runs from the
+node's cron ``hz`` times a second: it samples 20 keys with a TTL, deletes the expired ones,
+and repeats while more than a quarter of the sample was expired, within a time budget of
+25% of the cron period. Random sampling needs random access, which a dict lacks, so the
+cycle draws from a snapshot list of the keys that have a TTL (``_KeySample``), refreshed
+whenever it has gone stale; keys deleted since the snapshot are skipped.
+
+All times come from the node's ``Clock`` (``clock.ms``), read once per batch of commands:
+a command sees one "now", and tests can drive a fake clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .node import Node
+
+#: Keys sampled per loop and the share of expired keys that makes the cycle go on
+#: (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP, and the documented 25% rule).
+EXPIRE_KEYS_PER_LOOP = 20
+EXPIRE_REPEAT_PERCENT = 25
+#: Share of each cron period the slow cycle may use (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+EXPIRE_TIME_PERCENT = 25
+
+
+class Clock:
+    """The node's notion of now. ``update()`` is called once per batch and by the cron.
+
+    ``source`` returns seconds as a float (``time.time`` unless a test injects its own).
+    ``lru`` is Redis's LRU clock: seconds, modulo 2**24.
+    """
+
+    __slots__ = ("source", "ms", "lru", "_offset")
+
+    LRU_MAX = (1 << 24) - 1
+
+    def __init__(self, source=None):
+        self.source = source or time.time
+        self._offset = 0
+        self.ms = 0
+        self.lru = 0
+        self.update()
+
+    def update(self) -> int:
+        t = self.source()
+        ms = self.ms = int(t * 1000) + self._offset
+        self.lru = (ms // 1000) & self.LRU_MAX
+        return ms
+
+    def advance(self, ms: int) -> None:
+        """Move this clock forward (tests; DEBUG's time travel)."""
+        self._offset += ms
+        self.update()
+
+
+class Stats:
+    """Counters behind INFO stats; kept as plain attributes for cheap increments."""
+
+    __slots__ = (
+        "keyspace_hits",
+        "keyspace_misses",
+        "expired_keys",
+        "expired_stale_perc",
+        "expired_time_cap_reached_count",
+        "expire_cycle_cpu_milliseconds",
+        "evicted_keys",
+        "total_connections_received",
+        "rejected_connections",
+        "total_net_input_bytes",
+        "total_net_output_bytes",
+        "total_error_replies",
+        "unexpected_error_replies",
+        "client_query_buffer_limit_disconnections",
+        "client_output_buffer_limit_disconnections",
+        "errors",
+    )
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        self.expired_stale_perc = 0.0
+        self.errors: dict[bytes, int] = {}
+
+
+class Database:
+    """One of the node's numbered databases (SELECT n)."""
+
+    __slots__ = ("id", "data", "expires", "lru", "node", "clock", "stats", "avg_ttl", "_vsample", "_ksample")
+
+    def __init__(self, index: int, node: Node):
+        self.id = index
+        self.data: dict[bytes, object] = {}
+        self.expires: dict[bytes, int] = {}
+        self.lru: dict[bytes, int] = {}
+        self.node = node
+        self.clock: Clock = node.clock
+        self.stats: Stats = node.stats
+        self.avg_ttl = 0
+        self._vsample = _KeySample()  # draws from expires (active expiry)
+        self._ksample = _KeySample()  # draws from data (RANDOMKEY, eviction)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def get(self, key: bytes):
+        """Read lookup (lookupKeyRead): expiry, hit/miss statistics, access clock."""
+        v = self.data.get(key)
+        if v is None:
+            self.stats.keyspace_misses += 1
+            if self.node.notify_flags:
+                self.node.notify_keymiss(self, key)
+            return None
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self.clock.ms and self.expire_now(key):
+                self.stats.keyspace_misses += 1
+                if self.node.notify_flags:
+                    self.node.notify_keymiss(self, key)
+                return None
+        self.lru[key] = self.clock.lru
+        self.stats.keyspace_hits += 1
+        return v
+
+    def get_for_write(self, key: bytes):
+        """Write lookup (lookupKeyWrite): expiry and access clock, no hit/miss counting."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self.clock.ms and self.expire_now(key):
+                return None
+        self.lru[key] = self.clock.lru
+        return v
+
+    def peek(self, key: bytes):
+        """Lookup without touching the access clock or the statistics (still expires)."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= self.clock.ms and self.expire_now(key):
+                return None
+        return v
+
+    def contains(self, key: bytes) -> bool:
+        return self.peek(key) is not None
+
+    def is_expired(self, key: bytes) -> bool:
+        when = self.expires.get(key)
+        return when is not None and when <= self.clock.ms
+
+    def expire_now(self, key: bytes) -> bool:
+        """The key's time has come: delete it (or, where Redis would not, only hide it).
+
+        Returns True if callers must treat the key as missing.
+        """
+        node = self.node
+        if node.expire_hides_only:
+            # A replica never deletes on its own (its master sends DEL), and nothing is
+            # deleted while clients are paused for writes; the key just reads as missing,
+            # except to the master's own stream.
+            return not node.current_client_is_master()
+        self._delete(key)
+        self.stats.expired_keys += 1
+        node.key_expired(self, key)
+        return True
+
+    # -- writes ------------------------------------------------------------------------------
+    def set(self, key: bytes, value, keepttl: bool = False) -> None:
+        """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write."""
+        self.data[key] = value
+        if not keepttl and self.expires:
+            self.expires.pop(key, None)
+        self.lru[key] = self.clock.lru
+        self.node.key_modified(self, key)
+
+    def replace_value(self, key: bytes, value) -> None:
+        """Store a new value for an existing key, keeping its TTL (in-place updates)."""
+        self.data[key] = value
+        self.node.key_modified(self, key)
+
+    def delete(self, key: bytes) -> bool:
+        """Delete a live key (expired keys are gone already); signals the write."""
+        if self.peek(key) is None:
+            return False
+        self._delete(key)
+        self.node.key_modified(self, key)
+        return True
+
+    def _delete(self, key: bytes) -> None:
+        del self.data[key]
+        if self.expires:
+            self.expires.pop(key, None)
+        self.lru.pop(key, None)
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        """Set the absolute expiry of an existing key (no signal: callers signal the write)."""
+        self.expires[key] = when_ms
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None
+
+    def get_expire(self, key: bytes) -> int | None:
+        return self.expires.get(key)
+
+    def flush(self) -> int:
+        n = len(self.data)
+        self.data = {}
+        self.expires = {}
+        self.lru = {}
+        self.avg_ttl = 0
+        self._vsample = _KeySample()
+        self._ksample = _KeySample()
+        return n
+
+    def swap_contents(self, other: Database) -> None:
+        """SWAPDB: exchange datasets; clients, watchers and blocked keys stay with the index."""
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self.lru, other.lru = other.lru, self.lru
+        self.avg_ttl, other.avg_ttl = other.avg_ttl, self.avg_ttl
+        self._vsample, other._vsample = other._vsample, self._vsample
+        self._ksample, other._ksample = other._ksample, self._ksample
+
+    # -- random access -------------------------------------------------------------------------
+    def random_key(self, rng: random.Random) -> bytes | None:
+        """RANDOMKEY: a random live key (expired keys met on the way are expired)."""
+        data = self.data
+        tries = 0
+        while data:
+            n = len(data)
+            if n <= 64 or tries > 8:
+                keys = list(data)
+                key = keys[rng.randrange(len(keys))]
+            else:
+                key = self._ksample.random_from(data, rng)
+            tries += 1
+            if key in self.expires and self.is_expired(key):
+                if self.node.expire_hides_only:
+                    if len(self.expires) == len(data) and tries > 100:
+                        return key  # all volatile on a replica: Redis returns one anyway
+                    continue
+                self.expire_now(key)
+                continue
+            return key
+        return None
+
+    # -- active expiry -------------------------------------------------------------------------
+    def active_expire(self, now_ms: int, deadline: float, rng: random.Random) -> tuple[int, int, bool]:
+        """One database's share of the active expire cycle.
+
+        Returns (sampled, expired, timed_out).
+        """
+        expires = self.expires
+        sampled_total = expired_total = 0
+        sample = self._vsample
+        while expires:
+            keys = sample.draw(expires, EXPIRE_KEYS_PER_LOOP, rng)
+            sampled = expired = 0
+            ttl_sum = ttl_n = 0
+            for key in keys:
+                when = expires.get(key)
+                if when is None:
+                    continue
+                sampled += 1
+                if when <= now_ms:
+                    self.expire_now(key)
+                    expired += 1
+                else:
+                    ttl_sum += when - now_ms
+                    ttl_n += 1
+            if ttl_n:
+                avg = ttl_sum // ttl_n
+                self.avg_ttl = avg if not self.avg_ttl else (self.avg_ttl // 50) * 49 + avg // 50
+            sampled_total += sampled
+            expired_total += expired
+            if time.monotonic() > deadline:
+                return sampled_total, expired_total, True
+            if sampled == 0 or expired * 100 <= sampled * EXPIRE_REPEAT_PERCENT:
+                break
+        return sampled_total, expired_total, False
+
+
+class _KeySample:
+    """Random draws from a dict's keys, through a snapshot list refreshed when stale."""
+
+    __slots__ = ("keys", "misses", "draws")
+
+    def __init__(self):
+        self.keys: list[bytes] = []
+        self.misses = 0
+        self.draws = 0
+
+    def _refresh(self, source: dict) -> None:
+        self.keys = list(source)
+        self.misses = 0
+        self.draws = 0
+
+    def _stale(self, source: dict) -> bool:
+        n = len(self.keys)
+        live = len(source)
+        # Refresh when the source grew or shrank by a quarter, or draws keep missing.
+        return (
+            n == 0
+            or live > n + (n >> 2)
+            or live < n - (n >> 2)
+            or (self.draws > 64 and self.misses * 4 > self.draws)
+        )
+
+    def draw(self, source: dict, count: int, rng: random.Random) -> list[bytes]:
+        if self._stale(source):
+            self._refresh(source)
+        keys = self.keys
+        n = len(keys)
+        if n <= count:
+            picked = keys[:]
+        else:
+            picked = [keys[rng.randrange(n)] for _ in range(count)]
+        self.draws += len(picked)
+        for k in picked:
+            if k not in source:
+                self.misses += 1
+        return picked
+
+    def random_from(self, source: dict, rng: random.Random) -> bytes:
+        for _ in range(16):
+            if self._stale(source):
+                self._refresh(source)
+            key = self.keys[rng.randrange(len(self.keys))]
+            self.draws += 1
+            if key in source:
+                return key
+            self.misses += 1
+        self._refresh(source)
+        return self.keys[rng.randrange(len(self.keys))]

@@ -1,0 +1,426 @@
+"""The node: one Vermilion server, embeddable in any asyncio program or thread.
+
+Design note
+-----------
+``Node`` owns everything that is per server: the configuration, the databases, the command
+table, the connected clients, the statistics, the clock and the random source. It is the
+one place where later subsystems (persistence, replication, sentinel, cluster) are wired in.
+
+Embedding::
+
+    async with Node(port=0) as node:          # inside a running event loop
+        r = redis.asyncio.Redis(port=node.port)
+
+    with Node(port=0).running() as node:       # synchronous code: a background thread
+        r = redis.Redis(port=node.port)
+
+Port 0 asks the OS for a free port (``node.port`` tells which), on every bound address.
+
+Cross-cutting events go through methods here rather than through the commands:
+``key_modified`` (the dirty counter; WATCH and client tracking hook in here),
+``key_expired`` (stats, ``expired`` notification, DEL propagation), ``notify`` (keyspace
+notifications) and ``propagate`` (the single propagation point towards AOF and replicas).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from .commands.table import build_table
+from .config import Config
+from .connection import Client
+from .dispatch import build_call
+from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
+from .log import Logger
+
+VERMILION_VERSION = "0.1.0"
+REDIS_VERSION = "7.0.15"
+
+#: Samples kept for INFO's instantaneous_* metrics (STATS_METRIC_SAMPLES), one per 100 ms.
+METRIC_SAMPLES = 16
+
+
+class _Metric:
+    __slots__ = ("samples", "idx", "last_time", "last_value")
+
+    def __init__(self):
+        self.samples = [0.0] * METRIC_SAMPLES
+        self.idx = 0
+        self.last_time = 0.0
+        self.last_value = 0
+
+    def track(self, now: float, value: int) -> None:
+        if self.last_time:
+            dt = now - self.last_time
+            if dt > 0:
+                self.samples[self.idx] = (value - self.last_value) / dt
+                self.idx = (self.idx + 1) % METRIC_SAMPLES
+        self.last_time = now
+        self.last_value = value
+
+    def average(self) -> float:
+        return sum(self.samples) / METRIC_SAMPLES
+
+
+class Node:
+    """A Vermilion server. See the module docstring."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        clock=None,
+        rng: random.Random | None = None,
+        **params,
+    ):
+        self.config = config or Config()
+        for name, value in params.items():
+            # Keyword arguments are config parameters: Node(port=0, requirepass="x").
+            name = name.replace("_", "-")
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            self.config.set(name, str(value), startup=True)
+        self.clock = Clock(clock)
+        self.rng = rng or random.Random()
+        self.stats = Stats()
+        self.log = Logger(self.config["logfile"], self.config["loglevel"])
+        self.commands = build_table()
+        self.dbs = [Database(i, self) for i in range(self.config["databases"])]
+        self.clients: dict[int, Client] = {}
+        self._next_client_id = 1
+        self.run_id = "%040x" % random.getrandbits(160)
+        self.pid = os.getpid()
+        self.start_time = time.time()
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.monitors: list[Client] = []
+        self.postponed: list[Client] = []
+        #: Called with each client as it disconnects (pub/sub, blocking, WATCH clean up).
+        self.disconnect_hooks: list = []
+        self.slowlog: list = []
+        self.slowlog_next_id = 0
+        self.latency_events: dict[str, list] = {}
+        self.port = 0
+        self.bound: list[tuple[str, int]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+        self._cron_handle: asyncio.TimerHandle | None = None
+        self._stopped: asyncio.Event | None = None
+        self._shutdown_started = False
+        self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        self.ops_metric = _Metric()
+        self.net_in_metric = _Metric()
+        self.net_out_metric = _Metric()
+        self._cron_loops = 0
+        self.pause_end = 0.0  # CLIENT PAUSE: monotonic time it ends; 0 when not paused
+        self.pause_all = False
+        self.stat_peak_memory = 0
+        # State read on the hot path; recomputed when what it depends on changes.
+        self.gated = False  # some gate besides auth/multi applies to every client
+        self.full_call = False  # propagation, MONITOR or latency monitoring is active
+        self.propagating = False
+        self.expire_hides_only = False
+        self.notify_flags = 0
+        self.loading = False
+        self.slowlog_ns = 0
+        self.active_expire_enabled = True
+        self.call = build_call(self)
+        self._watch_config()
+
+    # -- configuration hooks ---------------------------------------------------------------
+    def _watch_config(self) -> None:
+        cfg = self.config
+        cfg.watch("slowlog-log-slower-than", lambda v: self._update_slowlog())
+        cfg.watch("loglevel", self.log.set_level)
+        cfg.watch("notify-keyspace-events", lambda v: self._update_notify())
+        cfg.watch("maxmemory", lambda v: self.recompute_gates())
+        cfg.watch("proto-max-bulk-len", self._update_bulk_len)
+        cfg.watch("requirepass", lambda v: self._update_requirepass())
+        self._update_slowlog()
+        self._update_notify()
+        self.recompute_gates()
+
+    def _update_slowlog(self) -> None:
+        v = self.config["slowlog-log-slower-than"]
+        self.slowlog_ns = (1 << 62) if v < 0 else v * 1000
+
+    def _update_notify(self) -> None:
+        from .notify import flags_to_mask
+
+        self.notify_flags = flags_to_mask(self.config["notify-keyspace-events"])
+
+    def _update_bulk_len(self, value: int) -> None:
+        for c in self.clients.values():
+            c.reader.max_bulk_len = value
+
+    def _update_requirepass(self) -> None:
+        # Clients connected before a password was set stay authenticated, as in Redis.
+        pass
+
+    def recompute_gates(self) -> None:
+        """Refresh the flags the dispatcher checks on every command."""
+        self.gated = bool(self.loading or self.pause_end or self.config["maxmemory"])
+        self.full_call = bool(self.propagating or self.monitors)
+
+    @property
+    def requires_auth(self) -> bool:
+        return bool(self.config["requirepass"])
+
+    # -- clients -------------------------------------------------------------------------------
+    def next_client_id(self) -> int:
+        cid = self._next_client_id
+        self._next_client_id += 1
+        return cid
+
+    def current_client_is_master(self) -> bool:
+        return False
+
+    # -- keyspace events -------------------------------------------------------------------------
+    def key_modified(self, db: Database, key: bytes) -> None:
+        """signalModifiedKey + the dirty counter: every write to a key comes through here."""
+        self.dirty += 1
+
+    def key_expired(self, db: Database, key: bytes) -> None:
+        """A key was deleted because its time came (lazily or by the active cycle)."""
+        self.dirty += 1
+        if self.notify_flags:
+            self.notify(db, key, "expired", "x")
+        if self.propagating:
+            self.propagate(db.id, [b"DEL", key])
+
+    def notify(self, db: Database, key: bytes, event: str, cls: str) -> None:
+        """Keyspace notification (notify.c notifyKeyspaceEvent)."""
+        from .notify import notify
+
+        notify(self, db, key, event, cls)
+
+    def notify_keymiss(self, db: Database, key: bytes) -> None:
+        from .notify import notify
+
+        notify(self, db, key, "keymiss", "m")
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        """Deliver a pub/sub message; returns the number of receivers."""
+        return 0
+
+    def propagate(self, dbid: int, argv: list[bytes]) -> None:
+        """The single propagation point towards the AOF and replicas."""
+
+    def free_memory_if_needed(self) -> bool:
+        """Evict until under maxmemory; False if that is impossible (OOM)."""
+        return True
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> Node:
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        port = self.config["port"]
+        backlog = self.config["tcp-backlog"]
+        for addr in self.config["bind"]:
+            optional = addr.startswith("-")
+            host = addr[1:] if optional else addr
+            if host == "*":
+                host = "0.0.0.0"
+            elif host == "::*":
+                host = "::"
+            try:
+                server = await self.loop.create_server(
+                    lambda: Client(self),
+                    host,
+                    port,
+                    backlog=backlog,
+                    reuse_address=True,
+                    family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                )
+            except OSError as exc:
+                if optional:
+                    continue
+                await self._close_servers()
+                raise OSError(exc.errno, f"Could not create server TCP listening socket {host}:{port}: {exc.strerror}") from exc
+            self._servers.append(server)
+            for sock in server.sockets:
+                self.bound.append(sock.getsockname()[:2])
+            if port == 0:
+                port = server.sockets[0].getsockname()[1]
+        self.port = port
+        self.config.values["port"] = port
+        self._schedule_cron()
+        self.log.notice(f"Vermilion {VERMILION_VERSION} (Redis {REDIS_VERSION} compatible) started, pid={self.pid}, port={port}")
+        self.log.notice("Ready to accept connections tcp")
+        return self
+
+    async def _close_servers(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            try:
+                await server.wait_closed()
+            except Exception:
+                pass
+        self._servers = []
+
+    async def stop(self) -> None:
+        """Stop listening, disconnect every client and stop the timers."""
+        if self._cron_handle is not None:
+            self._cron_handle.cancel()
+            self._cron_handle = None
+        for server in self._servers:
+            server.close()
+        for c in list(self.clients.values()):
+            c.close()
+        await self._close_servers()
+        self.log.notice("Redis is now ready to exit, bye bye...")
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def __aenter__(self) -> Node:
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        """Run until SHUTDOWN (or stop())."""
+        if self.loop is None:
+            await self.start()
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    def shutdown(self, reason: str = "") -> None:
+        """Begin an orderly shutdown (SHUTDOWN, SIGTERM, SIGINT)."""
+        if self._shutdown_started or self.loop is None:
+            return
+        self._shutdown_started = True
+        if reason:
+            self.log.warning(reason)
+        self.log.warning("User requested shutdown...")
+        self.loop.create_task(self.stop())
+
+    @contextmanager
+    def running(self):
+        """Run this node on a background thread with its own uvloop loop (synchronous code)."""
+        import uvloop
+
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            loop = uvloop.new_event_loop()
+            asyncio.set_event_loop(loop)
+
+            async def go() -> None:
+                try:
+                    await self.start()
+                except BaseException as exc:  # report to the waiting thread
+                    failure.append(exc)
+                    ready.set()
+                    return
+                ready.set()
+                await self.serve_forever()
+
+            try:
+                loop.run_until_complete(go())
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=main, name=f"vermilion-{id(self):x}", daemon=True)
+        thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        try:
+            yield self
+        finally:
+            if self.loop is not None and not self.loop.is_closed():
+                try:
+                    asyncio.run_coroutine_threadsafe(self.stop(), self.loop).result(10)
+                except Exception:
+                    pass
+            thread.join(10)
+
+    # -- cron (serverCron) ---------------------------------------------------------------------
+    def _schedule_cron(self) -> None:
+        hz = max(1, min(500, self.config["hz"]))
+        assert self.loop is not None
+        self._cron_handle = self.loop.call_later(1.0 / hz, self._cron)
+
+    def _cron(self) -> None:
+        try:
+            self.cron()
+        except Exception as exc:  # never let the timer die
+            self.log.warning(f"cron error: {exc!r}")
+        if self.loop is not None and not self._shutdown_started:
+            self._schedule_cron()
+
+    def cron(self) -> None:
+        """Work done hz times a second: expiry, client timeouts, metrics, pause expiry."""
+        self.clock.update()
+        self._cron_loops += 1
+        now = time.monotonic()
+        if self.pause_end and now >= self.pause_end:
+            self.unpause()
+        if self.active_expire_enabled and not self.expire_hides_only:
+            self.active_expire_cycle()
+        self.clients_cron()
+        self.ops_metric.track(now, self.total_commands())
+        self.net_in_metric.track(now, self.stats.total_net_input_bytes)
+        self.net_out_metric.track(now, self.stats.total_net_output_bytes)
+
+    def active_expire_cycle(self) -> None:
+        """Redis's slow expire cycle, bounded to 25% of a cron period."""
+        hz = max(1, self.config["hz"])
+        budget = EXPIRE_TIME_PERCENT / 100.0 / hz
+        start = time.monotonic()
+        deadline = start + budget
+        now_ms = self.clock.ms
+        sampled = expired = 0
+        for db in self.dbs:
+            if not db.expires:
+                continue
+            s, e, timed_out = db.active_expire(now_ms, deadline, self.rng)
+            sampled += s
+            expired += e
+            if timed_out:
+                self.stats.expired_time_cap_reached_count += 1
+                break
+        if sampled:
+            perc = expired / sampled
+            self.stats.expired_stale_perc = perc * 0.05 + self.stats.expired_stale_perc * 0.95
+        self.stats.expire_cycle_cpu_milliseconds += int((time.monotonic() - start) * 1000)
+
+    def clients_cron(self) -> None:
+        timeout = self.config["timeout"]
+        if timeout:
+            now = time.monotonic()
+            for c in list(self.clients.values()):
+                if c.is_idle_timed_out(now, timeout):
+                    self.log.verbose("Closing idle client")
+                    c.close()
+
+    def total_commands(self) -> int:
+        return sum(spec.calls for spec in self.commands.all_specs())
+
+    # -- CLIENT PAUSE ----------------------------------------------------------------------------
+    def pause(self, ms: int, all_commands: bool) -> None:
+        end = time.monotonic() + ms / 1000.0
+        # A new pause can only extend an earlier one, and ALL wins over WRITE.
+        self.pause_end = max(self.pause_end, end)
+        self.pause_all = self.pause_all or all_commands
+        self.expire_hides_only = True
+        self.recompute_gates()
+
+    def unpause(self) -> None:
+        self.pause_end = 0.0
+        self.pause_all = False
+        self.expire_hides_only = False
+        self.recompute_gates()
+        waiting, self.postponed = self.postponed, []
+        for c in waiting:
+            c.resume()

@@ -1,0 +1,96 @@
+"""Servers for tests: a Vermilion node on a background thread, and Debian's redis-server.
+
+Nodes start in-process through the same ``Node`` API users embed. Real Redis 7.0 runs as a
+subprocess on a free loopback port, for interoperability and differential tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+
+from server import Node
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+
+
+def have_redis() -> bool:
+    return os.path.exists(REDIS_SERVER)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+@contextmanager
+def vermilion(**config):
+    """A Vermilion node on a background thread: ``with vermilion(port=0) as node``."""
+    config.setdefault("port", 0)
+    config.setdefault("save", "")
+    config.setdefault("enable_debug_command", "yes")
+    with Node(**config).running() as node:
+        yield node
+
+
+class RedisProcess:
+    def __init__(self, port: int, proc: subprocess.Popen, workdir: str):
+        self.port = port
+        self.proc = proc
+        self.workdir = workdir
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextmanager
+def real_redis(*extra_args: str):
+    """Debian's redis-server 7.0 on a free port, with defaults matching our test nodes."""
+    if not have_redis():
+        raise RuntimeError("redis-server is not installed: ./dev.sh test installs it")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="redis-ref-")
+    args = [
+        REDIS_SERVER,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", workdir,
+        "--enable-debug-command", "yes",
+        "--logfile", os.path.join(workdir, "redis.log"),
+        *extra_args,
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rp = RedisProcess(port, proc, workdir)
+    try:
+        wait_port(port)
+        yield rp
+    finally:
+        rp.stop()
