@@ -142,9 +142,10 @@ class Client(asyncio.Protocol):
 
     # -- state -----------------------------------------------------------------------------
     def update_gated(self) -> None:
-        """Recompute whether this client needs the dispatcher's per-client gates."""
+        """Recompute whether this client's commands need the dispatcher's slow path."""
         self.gated = (
-            not self.authenticated
+            self.node.gated
+            or not self.authenticated
             or self.multi is not None
             or (self.subscriptions > 0 and self.resp == 2)
         )

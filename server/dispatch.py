@@ -3,38 +3,38 @@
 Design note
 -----------
 ``build_call(node)`` returns ``call(client, argv) -> bytes``, the function every request
-goes through (redis processCommand + call). Its fast path is: one dict lookup for the
-command, the arity check, the handler, and the commandstats/slowlog bookkeeping. The gates
-cost only what they check: two booleans decide whether any gate can apply --
-``client.gated`` (not authenticated, inside MULTI, RESP2 subscriber) and ``node.gated``
-(loading, clients paused, maxmemory set, ...). When either is set, ``_gates`` runs the
-checks in processCommand's order:
+goes through (redis processCommand + call). Its fast path is one dict lookup for the
+command, the arity check, the handler, and the commandstats/slowlog bookkeeping:
+
+* A container command (CONFIG, CLIENT, ...) has a ``dispatch_arity`` no request matches, so
+  the subcommand lookup happens on the arity-failure branch and costs plain commands nothing.
+* One boolean, ``client.gated``, says whether anything else can apply: the client is not
+  authenticated, is inside MULTI, is a RESP2 subscriber, or the node is loading, paused,
+  has maxmemory, propagates writes or has MONITOR clients (``Node.recompute_gates`` pushes
+  node-level changes into every client's flag). When it is set, ``_slow_call`` runs the
+  checks in processCommand's order and the full post-execution bookkeeping:
 
     unknown command -> arity -> protected command (DEBUG) -> auth (NOAUTH) -> not allowed in
-    MULTI -> OOM -> READONLY replica -> RESP2 subscriber context -> LOADING -> CLIENT PAUSE
-    -> queue inside MULTI
+    MULTI -> OOM -> RESP2 subscriber context -> LOADING -> CLIENT PAUSE -> queue inside MULTI
+    -> execute -> propagate (if the dataset changed) -> feed MONITOR clients
 
 The lookup and arity errors come first, so an unauthenticated client sending an unknown
 command gets "unknown command", exactly as from Redis.
 
-After execution, ``node.full_call`` (propagation or MONITOR active) selects the variant that
-hands the command -- rewritten by the handler into its deterministic form when needed
-(``client.rewrite``) -- to ``node.propagate`` if it changed the dataset, and feeds monitors.
+Propagation hands the command -- rewritten by the handler into its deterministic form when
+needed (``client.rewrite``) -- to ``node.propagate`` when it changed the dataset.
 """
 
 from __future__ import annotations
 
 import time
 
-from protocol import encoder
 from protocol.encoder import QUEUED
 
 from . import errors as E
 from .errors import CommandError, error_code
 
-#: A handler or gate returns this when the command will complete later (blocked, postponed);
-#: the connection stops processing its pipeline until then.
-PENDING = b""
+_perf = time.perf_counter_ns
 
 
 def count_error(node, reply: bytes) -> None:
@@ -57,40 +57,50 @@ def reject(node, spec, reply: bytes) -> bytes:
     return reply
 
 
+def resolve(node, argv: list[bytes]):
+    """(spec, None) for a runnable command, or (None|spec, error reply) when lookup or arity
+    fails: the slow branch of the lookup, including container subcommands."""
+    spec = node.commands.get(argv[0])
+    if spec is None:
+        return None, E.unknown_command(argv)
+    n = len(argv)
+    if spec.subcommands is not None and n > 1:
+        sub = spec.subcommands.get(argv[1].lower())
+        if sub is None:
+            return None, E.unknown_subcommand(argv)
+        spec = sub
+    a = spec.arity
+    if (n != a) if a > 0 else (n < -a):
+        return spec, E.err(E.wrong_arity(spec.fullname))
+    return spec, None
+
+
 def build_call(node):
     lookup = node.commands.lookup
-    table = node.commands
-    perf = time.perf_counter_ns
 
     def call(c, argv: list[bytes]) -> bytes:
         spec = lookup.get(argv[0])
-        if spec is None:
-            spec = table.get(argv[0])
-            if spec is None:
-                return reject(node, None, E.unknown_command(argv))
-        if spec.subcommands is not None and len(argv) > 1:
-            sub = spec.subcommands.get(argv[1].lower())
-            if sub is None:
-                return reject(node, None, E.unknown_subcommand(argv))
-            spec = sub
-        n = len(argv)
-        a = spec.arity
-        if (n != a) if a > 0 else (n < -a):
-            return reject(node, spec, E.err(E.wrong_arity(spec.fullname)))
-        if c.gated or node.gated:
-            refused = _gates(node, c, spec, argv)
-            if refused is not None:
-                return refused
-        if node.full_call:
-            return full_call(node, c, spec, argv)
-        t0 = perf()
+        if spec is not None:
+            n = len(argv)
+            a = spec.dispatch_arity
+            if (n != a) if a > 0 else (n < -a):
+                spec, error = resolve(node, argv)
+                if error is not None:
+                    return reject(node, spec, error)
+        else:
+            spec, error = resolve(node, argv)
+            if error is not None:
+                return reject(node, spec, error)
+        if c.gated:
+            return _slow_call(node, c, spec, argv)
+        t0 = _perf()
         try:
             reply = spec.handler(c, argv)
         except CommandError as exc:
             reply = exc.reply
             spec.failed_calls += 1
             count_error(node, reply)
-        dt = perf() - t0
+        dt = _perf() - t0
         spec.calls += 1
         spec.usec += dt
         if dt > node.slowlog_ns and not spec.skip_slowlog:
@@ -100,23 +110,25 @@ def build_call(node):
     return call
 
 
+def _slow_call(node, c, spec, argv: list[bytes]) -> bytes:
+    refused = _gates(node, c, spec, argv)
+    if refused is not None:
+        return refused
+    return execute(node, c, spec, argv)
+
+
 def execute(node, c, spec, argv: list[bytes]) -> bytes:
-    """Run an already-admitted command with full bookkeeping (EXEC, scripts, resumes)."""
-    return full_call(node, c, spec, argv)
-
-
-def full_call(node, c, spec, argv: list[bytes]) -> bytes:
-    """call() with propagation and MONITOR: the slower variant."""
+    """Run an admitted command with the full bookkeeping (also used by EXEC and scripts)."""
     dirty = node.dirty
     c.rewrite = None
-    t0 = time.perf_counter_ns()
+    t0 = _perf()
     try:
         reply = spec.handler(c, argv)
     except CommandError as exc:
         reply = exc.reply
         spec.failed_calls += 1
         count_error(node, reply)
-    dt = time.perf_counter_ns() - t0
+    dt = _perf() - t0
     spec.calls += 1
     spec.usec += dt
     if dt > node.slowlog_ns and not spec.skip_slowlog:
@@ -199,6 +211,3 @@ def slowlog_add(node, c, argv: list[bytes], dt_ns: int) -> None:
     node.slowlog_next_id += 1
     node.slowlog.insert(0, entry)
     del node.slowlog[maxlen:]
-
-
-__all__ = ["build_call", "count_error", "reject", "execute", "PENDING", "encoder"]

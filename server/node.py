@@ -123,8 +123,9 @@ class Node:
         self.pause_all = False
         self.stat_peak_memory = 0
         # State read on the hot path; recomputed when what it depends on changes.
-        self.gated = False  # some gate besides auth/multi applies to every client
-        self.full_call = False  # propagation, MONITOR or latency monitoring is active
+        # Some gate or post-execution duty applies to every client (loading, pause,
+        # maxmemory, propagation, MONITOR); folded into each client's ``gated`` flag.
+        self.gated = False
         self.propagating = False
         self.expire_hides_only = False
         self.notify_flags = 0
@@ -166,8 +167,15 @@ class Node:
 
     def recompute_gates(self) -> None:
         """Refresh the flags the dispatcher checks on every command."""
-        self.gated = bool(self.loading or self.pause_end or self.config["maxmemory"])
-        self.full_call = bool(self.propagating or self.monitors)
+        self.gated = bool(
+            self.loading
+            or self.pause_end
+            or self.config["maxmemory"]
+            or self.propagating
+            or self.monitors
+        )
+        for c in self.clients.values():
+            c.update_gated()
 
     @property
     def requires_auth(self) -> bool:

@@ -79,6 +79,7 @@ class CommandSpec:
         "subcommands",
         "parent",
         "getkeys",
+        "dispatch_arity",
         # gate flags
         "write",
         "readonly",
@@ -118,6 +119,9 @@ class CommandSpec:
         self.subcommands: dict[bytes, CommandSpec] | None = None
         self.parent: CommandSpec | None = None
         self.getkeys = getkeys
+        #: The arity the dispatcher checks. A container (CONFIG, CLIENT...) gets one no
+        #: request can satisfy, so resolving its subcommand costs nothing on the fast path.
+        self.dispatch_arity = self.arity
         f = self.flags
         self.write = "write" in f
         self.readonly = "readonly" in f

@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "introspection",
 )
 
+#: See CommandSpec.dispatch_arity.
+CONTAINER_ARITY = 1 << 30
+
 _METADATA_FILE = Path(__file__).with_name("redis-7.0.json")
 _metadata: dict | None = None
 
@@ -128,6 +131,7 @@ def build_table() -> CommandTable:
         sub_spec.parent = parent
         if parent.subcommands is None:
             parent.subcommands = {}
+            parent.dispatch_arity = CONTAINER_ARITY
         parent.subcommands[sub_spec.name.encode()] = sub_spec
     # Keep Redis's order (alphabetical in the metadata) for stable COMMAND output.
     ordered = {name: specs[name] for name in sorted(specs)}
