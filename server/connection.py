@@ -188,7 +188,9 @@ class Client(asyncio.Protocol):
             except OSError:
                 pass
         host = peer[0] if isinstance(peer, tuple) else ""
-        self.is_local = host in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or host.startswith("127.")
+        # Only these two count as local (Redis 7.0 islocalClient / protected mode): a peer
+        # at 127.0.0.2 is refused like any remote one.
+        self.is_local = host in ("127.0.0.1", "::1")
         node.stats.total_connections_received += 1
         if len(node.clients) >= node.config["maxclients"]:
             node.stats.rejected_connections += 1
@@ -208,6 +210,9 @@ class Client(asyncio.Protocol):
             self.closed = True
             return
         node.clients[self.id] = self
+        # The node's gates may have changed (MONITOR, CLIENT PAUSE) between our creation
+        # by the protocol factory and this call, when recompute_gates could not see us.
+        self.update_gated()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -268,7 +273,7 @@ class Client(asyncio.Protocol):
                     self._interrupted(out, reqs, i, err)
                     return
             self.tot_cmds += i
-            self.last_cmd = reqs[-1][0]
+            self.last_cmd = reqs[-1]  # the whole argv: CLIENT LIST shows "client|list"
             self._send(b"".join(out))
         if err is not None:
             self._protocol_error(err)
@@ -283,10 +288,13 @@ class Client(asyncio.Protocol):
     def _interrupted(self, out: list[bytes], reqs: list, done: int, err) -> None:
         """A handler flagged something special: finish the batch on the slow path."""
         self.tot_cmds += done
-        self.last_cmd = reqs[done - 1][0]
+        self.last_cmd = reqs[done - 1]
         rest = deque(reqs[done:])
         if self.queue:
-            rest.extend(self.queue)
+            # The interrupting command queued itself (postponed by CLIENT PAUSE): it runs
+            # again first, then the rest of the pipeline.
+            self.queue.extend(rest)
+            rest = self.queue
         self.queue = rest
         self._finish_interrupt(out)
         if err is not None:
@@ -351,7 +359,7 @@ class Client(asyncio.Protocol):
             reply = node.call(self, argv)
             self.interrupt = False
             self.tot_cmds += 1
-            self.last_cmd = argv[0]
+            self.last_cmd = argv
             if self.reply_mode == mode:
                 # CLIENT REPLY answers for itself; any other command follows the mode.
                 if mode == REPLY_SKIP:

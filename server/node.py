@@ -196,8 +196,10 @@ class Node:
         self.dirty += 1
 
     def key_expired(self, db: Database, key: bytes) -> None:
-        """A key was deleted because its time came (lazily or by the active cycle)."""
-        self.dirty += 1
+        """A key was deleted because its time came (lazily or by the active cycle).
+
+        Like deleteExpiredKeyAndPropagate, this does not count as a change (``dirty``): a
+        write that only met an expired key is not propagated for it."""
         if self.notify_flags:
             self.notify(db, key, "expired", "x")
         if self.propagating:
@@ -251,7 +253,8 @@ class Node:
                 if optional:
                     continue
                 await self._close_servers()
-                raise OSError(exc.errno, f"Could not create server TCP listening socket {host}:{port}: {exc.strerror}") from exc
+                reason = os.strerror(exc.errno) if exc.errno else exc.strerror
+                raise OSError(exc.errno, f"Could not create server TCP listening socket {addr}:{port}: bind: {reason}") from exc
             self._servers.append(server)
             for sock in server.sockets:
                 self.bound.append(sock.getsockname()[:2])
@@ -260,8 +263,10 @@ class Node:
         self.port = port
         self.config.values["port"] = port
         self._schedule_cron()
-        self.log.notice(f"Vermilion {VERMILION_VERSION} (Redis {REDIS_VERSION} compatible) started, pid={self.pid}, port={port}")
-        self.log.notice("Ready to accept connections tcp")
+        mode = "cluster" if self.config["cluster-enabled"] else "standalone"
+        self.log.banner(mode, port, self.pid, self.config["always-show-logo"], REDIS_VERSION)
+        self.log.warning("Server initialized")
+        self.log.notice("Ready to accept connections")
         return self
 
     async def _close_servers(self) -> None:
@@ -284,7 +289,7 @@ class Node:
         for c in list(self.clients.values()):
             c.close()
         await self._close_servers()
-        self.log.notice("Redis is now ready to exit, bye bye...")
+        self.log.warning("Redis is now ready to exit, bye bye...")
         if self._stopped is not None:
             self._stopped.set()
 

@@ -184,7 +184,10 @@ def _encode_into(value, proto, out: list[bytes]) -> None:
 
 def info_tree(spec: CommandSpec) -> list:
     """COMMAND INFO's entry for ``spec``, listing only implemented subcommands."""
-    subs = [info_tree(s) for s in spec.subcommands.values()] if spec.subcommands else []
+    if spec.subcommands:
+        subs = [info_tree(s) for s in spec.subcommands.values()]
+    else:
+        subs = {"~": []}  # Redis answers an empty *set* here (~0 in RESP3), an array otherwise
     return list(spec.info[:9]) + [subs]
 
 

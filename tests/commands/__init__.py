@@ -1,0 +1,1 @@
+"""Command tests against an in-process Vermilion node."""
