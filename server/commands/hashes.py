@@ -1,0 +1,1 @@
+"""Hashes: HSET ... HSCAN."""

@@ -1,0 +1,1 @@
+"""HyperLogLog: PFADD, PFCOUNT, PFMERGE (Redis's sparse/dense representation)."""

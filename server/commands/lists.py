@@ -1,0 +1,1 @@
+"""Lists: LPUSH ... LMPOP and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP."""

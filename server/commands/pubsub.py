@@ -1,0 +1,1 @@
+"""Pub/sub: SUBSCRIBE ... PUBSUB."""

@@ -1,0 +1,1 @@
+"""Sorted sets: every Z command of Redis 7.0."""
