@@ -13,6 +13,10 @@ Tokens become a Python regex (C speed for KEYS over a large keyspace) when the p
 at most two stars. More stars could make a backtracking regex exponential, so those run on
 a two-pointer matcher that is O(len(pattern) * len(string)), which also bounds what a
 hostile ``*a*a*a*a*b`` pattern can cost, like Redis's skipLongerMatches.
+
+One quirk falls outside the tokens: Redis's main loop runs only while both the pattern and
+the string have bytes left, so the empty string matches the empty pattern and nothing
+else -- not even ``*``.
 """
 
 from __future__ import annotations
@@ -171,7 +175,9 @@ def compile_pattern(pattern: bytes, nocase: bool = False):
     """A function bytes -> bool implementing ``stringmatchlen(pattern, ., nocase)``."""
     tokens = _tokenize(pattern, nocase)
     if tokens == [_STAR]:
-        return lambda s: True
+        # Redis's loop never runs for an empty string, so only the empty pattern matches
+        # it: "*" and "**" do not (KEYS * and SCAN MATCH * skip matching altogether).
+        return bool
     stars = sum(1 for t in tokens if t is _STAR)
     if stars <= 2:
         rx = _to_regex(tokens)

@@ -17,12 +17,19 @@ cost one more store per access, which is what Redis pays for its ``lru`` field t
 
 Expiry is lazy and active, as in Redis (expire.c). Every lookup checks the expiry first and
 deletes an expired key (counted in ``expired_keys``, announced as an ``expired`` keyspace
-event and propagated as ``DEL``). The active cycle (``active_expire_cycle``) runs from the
-node's cron ``hz`` times a second: it samples 20 keys with a TTL, deletes the expired ones,
-and repeats while more than a quarter of the sample was expired, within a time budget of
-25% of the cron period. Random sampling needs random access, which a dict lacks, so the
-cycle draws from a snapshot list of the keys that have a TTL (``_KeySample``), refreshed
-whenever it has gone stale; keys deleted since the snapshot are skipped.
+event and propagated as ``DEL``). A key expires once the clock is *past* its time
+(``now > when``, keyIsExpired). The active cycle (``active_expire_cycle``) runs from the
+node's cron ``hz`` times a second and works like Redis 7.0's: each database keeps a sweep
+position over the keys that have a TTL (``_ExpireSweep``, a snapshot list of ``expires``
+walked in order and retaken when used up, like ``db->expires_cursor``); a loop checks the
+next 20 keys, deletes the expired ones, and the cycle goes on while more than 10% of them
+were expired, within a time budget of 25% of the cron period. Because the sweep moves on
+from cycle to cycle, every expired key is reclaimed within one sweep of the TTL keys even
+when only a few of them are stale; keys deleted since the snapshot are skipped.
+
+New keys enter the keyspace only through ``set`` (the one place that tells an active
+SCAN index, ``scan_index``, about them; see ``server/scan.py``). Code that needs another
+way in must add the key to ``scan_index`` too.
 
 All times come from the node's ``Clock`` (``clock.ms``), read once per batch of commands:
 a command sees one "now", and tests can drive a fake clock.
@@ -30,6 +37,7 @@ a command sees one "now", and tests can drive a fake clock.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import TYPE_CHECKING
@@ -37,10 +45,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from .node import Node
 
-#: Keys sampled per loop and the share of expired keys that makes the cycle go on
-#: (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP, and the documented 25% rule).
+#: Keys checked per loop and the share of expired keys that makes the cycle go on
+#: (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP, ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE in 7.0).
 EXPIRE_KEYS_PER_LOOP = 20
-EXPIRE_REPEAT_PERCENT = 25
+EXPIRE_REPEAT_PERCENT = 10
 #: Share of each cron period the slow cycle may use (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
 EXPIRE_TIME_PERCENT = 25
 
@@ -110,7 +118,10 @@ class Stats:
 class Database:
     """One of the node's numbered databases (SELECT n)."""
 
-    __slots__ = ("id", "data", "expires", "lru", "node", "clock", "stats", "avg_ttl", "_vsample", "_ksample")
+    __slots__ = (
+        "id", "data", "expires", "lru", "node", "clock", "stats", "avg_ttl", "scan_index", "_sweep", "_ksample",
+        "blocking_keys",
+    )
 
     def __init__(self, index: int, node: Node):
         self.id = index
@@ -121,7 +132,11 @@ class Database:
         self.clock: Clock = node.clock
         self.stats: Stats = node.stats
         self.avg_ttl = 0
-        self._vsample = _KeySample()  # draws from expires (active expiry)
+        #: SCAN's bucket index while clients scan this database (server/scan.py), else None.
+        self.scan_index = None
+        #: Clients blocked on keys of this database: key -> deque of waiters (server/blocking.py).
+        self.blocking_keys: dict = {}
+        self._sweep = _ExpireSweep()  # walks expires (active expiry)
         self._ksample = _KeySample()  # draws from data (RANDOMKEY, eviction)
 
     def __len__(self) -> int:
@@ -138,7 +153,7 @@ class Database:
             return None
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self.clock.ms and self.expire_now(key):
+            if when is not None and when < self.clock.ms and self.expire_now(key):
                 self.stats.keyspace_misses += 1
                 if self.node.notify_flags:
                     self.node.notify_keymiss(self, key)
@@ -154,7 +169,7 @@ class Database:
             return None
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self.clock.ms and self.expire_now(key):
+            if when is not None and when < self.clock.ms and self.expire_now(key):
                 return None
         self.lru[key] = self.clock.lru
         return v
@@ -166,7 +181,7 @@ class Database:
             return None
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self.clock.ms and self.expire_now(key):
+            if when is not None and when < self.clock.ms and self.expire_now(key):
                 return None
         return v
 
@@ -175,7 +190,7 @@ class Database:
 
     def is_expired(self, key: bytes) -> bool:
         when = self.expires.get(key)
-        return when is not None and when <= self.clock.ms
+        return when is not None and when < self.clock.ms
 
     def expire_now(self, key: bytes) -> bool:
         """The key's time has come: delete it (or, where Redis would not, only hide it).
@@ -196,6 +211,10 @@ class Database:
     # -- writes ------------------------------------------------------------------------------
     def set(self, key: bytes, value, keepttl: bool = False) -> None:
         """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write."""
+        if self.scan_index is not None and key not in self.data:
+            self.scan_index.add(key)
+        if self.blocking_keys and key in self.blocking_keys and key not in self.data:
+            self.node.blocking.signal(self, key, value)  # dbAdd -> signalKeyAsReady
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
@@ -237,7 +256,8 @@ class Database:
         self.expires = {}
         self.lru = {}
         self.avg_ttl = 0
-        self._vsample = _KeySample()
+        self.scan_index = None
+        self._sweep = _ExpireSweep()
         self._ksample = _KeySample()
         return n
 
@@ -247,26 +267,37 @@ class Database:
         self.expires, other.expires = other.expires, self.expires
         self.lru, other.lru = other.lru, self.lru
         self.avg_ttl, other.avg_ttl = other.avg_ttl, self.avg_ttl
-        self._vsample, other._vsample = other._vsample, self._vsample
+        self._sweep, other._sweep = other._sweep, self._sweep
         self._ksample, other._ksample = other._ksample, self._ksample
+        self.scan_index, other.scan_index = other.scan_index, self.scan_index
+        for db in (self, other):
+            if db.scan_index is not None:
+                db.scan_index.db = db
+            if db.blocking_keys:
+                self.node.blocking.scan_database(db)  # scanDatabaseForReadyKeys
 
     # -- random access -------------------------------------------------------------------------
     def random_key(self, rng: random.Random) -> bytes | None:
-        """RANDOMKEY: a random live key (expired keys met on the way are expired)."""
+        """RANDOMKEY (dbRandomKey): a random live key; expired keys met on the way are expired.
+
+        Where expired keys are only hidden (a replica), a database whose keys all have a TTL
+        could hold nothing but logically expired keys: after 100 tries one is returned anyway,
+        as Redis does.
+        """
         data = self.data
+        expires = self.expires
         tries = 0
         while data:
             n = len(data)
-            if n <= 64 or tries > 8:
-                keys = list(data)
-                key = keys[rng.randrange(len(keys))]
+            if n <= 64:
+                key = list(data)[rng.randrange(n)]
             else:
                 key = self._ksample.random_from(data, rng)
             tries += 1
-            if key in self.expires and self.is_expired(key):
+            if expires and key in expires and self.is_expired(key):
                 if self.node.expire_hides_only:
-                    if len(self.expires) == len(data) and tries > 100:
-                        return key  # all volatile on a replica: Redis returns one anyway
+                    if tries >= 100 and len(expires) == len(data):
+                        return key
                     continue
                 self.expire_now(key)
                 continue
@@ -275,23 +306,28 @@ class Database:
 
     # -- active expiry -------------------------------------------------------------------------
     def active_expire(self, now_ms: int, deadline: float, rng: random.Random) -> tuple[int, int, bool]:
-        """One database's share of the active expire cycle.
+        """One database's share of the active expire cycle (activeExpireCycle's db loop).
 
-        Returns (sampled, expired, timed_out).
+        Checks the next ``EXPIRE_KEYS_PER_LOOP`` keys of the sweep, deletes the expired ones,
+        and goes on while more than ``EXPIRE_REPEAT_PERCENT`` of them were expired (or none
+        of them still had a TTL). ``rng`` is unused: the sweep is deterministic, like
+        Redis's expires cursor. Returns (sampled, expired, timed_out).
         """
         expires = self.expires
+        sweep = self._sweep
         sampled_total = expired_total = 0
-        sample = self._vsample
-        while expires:
-            keys = sample.draw(expires, EXPIRE_KEYS_PER_LOOP, rng)
+        while True:
+            if not expires:
+                self.avg_ttl = 0
+                break
             sampled = expired = 0
             ttl_sum = ttl_n = 0
-            for key in keys:
+            for key in sweep.next_batch(expires, EXPIRE_KEYS_PER_LOOP):
                 when = expires.get(key)
                 if when is None:
                     continue
                 sampled += 1
-                if when <= now_ms:
+                if when < now_ms:
                     self.expire_now(key)
                     expired += 1
                 else:
@@ -299,18 +335,57 @@ class Database:
                     ttl_n += 1
             if ttl_n:
                 avg = ttl_sum // ttl_n
-                self.avg_ttl = avg if not self.avg_ttl else (self.avg_ttl // 50) * 49 + avg // 50
+                if not self.avg_ttl:
+                    self.avg_ttl = avg
+                self.avg_ttl = (self.avg_ttl // 50) * 49 + avg // 50
             sampled_total += sampled
             expired_total += expired
             if time.monotonic() > deadline:
                 return sampled_total, expired_total, True
-            if sampled == 0 or expired * 100 <= sampled * EXPIRE_REPEAT_PERCENT:
+            if sampled and expired * 100 <= sampled * EXPIRE_REPEAT_PERCENT:
                 break
         return sampled_total, expired_total, False
 
 
+class _ExpireSweep:
+    """The active cycle's position among the keys that have a TTL (db->expires_cursor).
+
+    A snapshot list of ``expires`` is walked ``count`` keys at a time and taken again once
+    used up, so every key with a TTL is checked once per sweep; keys added since the
+    snapshot wait for the next one, keys deleted since are skipped by the caller. The walk
+    is in a scattered order -- index ``i * stride mod n`` with a stride near ``n`` times the
+    golden ratio and coprime to ``n`` -- so that keys written together (a batch with one TTL)
+    are spread over the sweep as Redis's hash order spreads them, and each batch is a fair
+    sample of the whole.
+    """
+
+    __slots__ = ("keys", "pos", "stride")
+
+    def __init__(self):
+        self.keys: list[bytes] = []
+        self.pos = 0
+        self.stride = 1
+
+    def next_batch(self, expires: dict, count: int) -> list[bytes]:
+        keys = self.keys
+        n = len(keys)
+        if self.pos >= n:
+            keys = self.keys = list(expires)
+            n = len(keys)
+            self.pos = 0
+            stride = int(n * 0.6180339887498949) | 1
+            while math.gcd(stride, n) != 1:
+                stride += 2
+            self.stride = stride
+        pos = self.pos
+        end = self.pos = min(pos + count, n)
+        stride = self.stride
+        return [keys[i * stride % n] for i in range(pos, end)]
+
+
 class _KeySample:
-    """Random draws from a dict's keys, through a snapshot list refreshed when stale."""
+    """Random draws from a dict's keys (RANDOMKEY, eviction), through a snapshot list
+    refreshed when stale."""
 
     __slots__ = ("keys", "misses", "draws")
 
@@ -334,21 +409,6 @@ class _KeySample:
             or live < n - (n >> 2)
             or (self.draws > 64 and self.misses * 4 > self.draws)
         )
-
-    def draw(self, source: dict, count: int, rng: random.Random) -> list[bytes]:
-        if self._stale(source):
-            self._refresh(source)
-        keys = self.keys
-        n = len(keys)
-        if n <= count:
-            picked = keys[:]
-        else:
-            picked = [keys[rng.randrange(n)] for _ in range(count)]
-        self.draws += len(picked)
-        for k in picked:
-            if k not in source:
-                self.misses += 1
-        return picked
 
     def random_from(self, source: dict, rng: random.Random) -> bytes:
         for _ in range(16):
