@@ -23,6 +23,10 @@ command gets "unknown command", exactly as from Redis.
 
 Propagation hands the command -- rewritten by the handler into its deterministic form when
 needed (``client.rewrite``) -- to ``node.propagate`` when it changed the dataset.
+
+After each top-level command (and only there: EXEC and scripts run their commands through
+``execute``), clients blocked on keys the command made ready are served
+(``node.blocking.serve_ready``, see server/blocking.py).
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def resolve(node, argv: list[bytes]):
 
 def build_call(node):
     lookup = node.commands.lookup
+    blocking = node.blocking
 
     def call(c, argv: list[bytes]) -> bytes:
         spec = lookup.get(argv[0])
@@ -92,7 +97,10 @@ def build_call(node):
             if error is not None:
                 return reject(node, spec, error)
         if c.gated:
-            return _slow_call(node, c, spec, argv)
+            reply = _slow_call(node, c, spec, argv)
+            if blocking.ready:
+                blocking.serve_ready()
+            return reply
         t0 = _perf()
         try:
             reply = spec.handler(c, argv)
@@ -105,6 +113,8 @@ def build_call(node):
         spec.usec += dt
         if dt > node.slowlog_ns and not spec.skip_slowlog:
             slowlog_add(node, c, argv, dt)
+        if blocking.ready:  # keys a write made ready for blocked clients (server/blocking.py)
+            blocking.serve_ready()
         return reply
 
     return call
@@ -119,6 +129,8 @@ def _slow_call(node, c, spec, argv: list[bytes]) -> bytes:
 
 def execute(node, c, spec, argv: list[bytes]) -> bytes:
     """Run an admitted command with the full bookkeeping (also used by EXEC and scripts)."""
+    if c.no_touch and spec.name != "touch" and c.db.touch:
+        return _without_touching(node, c, spec, argv)
     dirty = node.dirty
     c.rewrite = None
     t0 = _perf()
@@ -133,7 +145,11 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
     spec.usec += dt
     if dt > node.slowlog_ns and not spec.skip_slowlog:
         slowlog_add(node, c, argv, dt)
-    if node.propagating and node.dirty != dirty and (spec.write or spec.may_replicate):
+    if (
+        node.propagating
+        and (node.dirty != dirty or c.force_propagate)
+        and (spec.write or spec.may_replicate)
+    ):
         rewrite = c.rewrite
         if rewrite is None:
             node.propagate(c.db.id, argv)
@@ -141,11 +157,24 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
             for one in rewrite:
                 node.propagate(c.db.id, one)
     c.rewrite = None
+    c.force_propagate = False
     if node.monitors and not (spec.skip_monitor or spec.admin):
         from .commands.admin import feed_monitors
 
         feed_monitors(node, c, argv)
     return reply
+
+
+def _without_touching(node, c, spec, argv: list[bytes]) -> bytes:
+    """CLIENT NO-TOUCH: run the command with every database's access clocks suspended."""
+    dbs = node.dbs
+    for db in dbs:
+        db.touch = False
+    try:
+        return execute(node, c, spec, argv)
+    finally:
+        for db in dbs:
+            db.touch = True
 
 
 def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:

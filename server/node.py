@@ -33,6 +33,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from .blocking import Blocking
 from .commands.table import build_table
 from .config import Config
 from .connection import Client
@@ -104,6 +105,8 @@ class Node:
         self.postponed: list[Client] = []
         #: Called with each client as it disconnects (pub/sub, blocking, WATCH clean up).
         self.disconnect_hooks: list = []
+        #: Called with each database FLUSHDB/FLUSHALL empties (WATCH, client tracking).
+        self.flush_hooks: list = []
         self.slowlog: list = []
         self.slowlog_next_id = 0
         self.latency_events: dict[str, list] = {}
@@ -132,6 +135,8 @@ class Node:
         self.loading = False
         self.slowlog_ns = 0
         self.active_expire_enabled = True
+        #: Clients blocked on keys and the keys ready to serve them (server/blocking.py).
+        self.blocking = Blocking(self)
         self.call = build_call(self)
         self._watch_config()
 
@@ -194,6 +199,11 @@ class Node:
     def key_modified(self, db: Database, key: bytes) -> None:
         """signalModifiedKey + the dirty counter: every write to a key comes through here."""
         self.dirty += 1
+
+    def db_flushed(self, db: Database) -> None:
+        """FLUSHDB/FLUSHALL emptied ``db`` (touchAllWatchedKeysInDb hooks in here)."""
+        for hook in self.flush_hooks:
+            hook(db)
 
     def key_expired(self, db: Database, key: bytes) -> None:
         """A key was deleted because its time came (lazily or by the active cycle).

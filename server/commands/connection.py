@@ -97,8 +97,11 @@ def quit_(c, argv):
 @command("select")
 def select(c, argv):
     index = parse_int(argv[1])
-    if index is None or index > 2**31 - 1 or index < -(2**31):
+    if index is None:
         raise CommandError(E.NOT_INTEGER)
+    if index > 2**31 - 1 or index < -(2**31):
+        # getIntFromObjectOrReply: a valid long long that does not fit an int.
+        raise CommandError("value is out of range, value must between -2147483648 and 2147483647")
     if c.node.config["cluster-enabled"] and index != 0:
         raise CommandError("SELECT is not allowed in cluster mode")
     if index < 0 or index >= len(c.node.dbs):
@@ -248,6 +251,7 @@ def clear_connection_state(c) -> None:
     c.name = None
     c.no_evict = False
     c.no_touch = False
+    c.update_gated()
     c.reply_mode = REPLY_ON
     c.interrupt = True
 
@@ -518,6 +522,7 @@ def _docs(summary: str, since: str, arguments: list) -> dict:
 def client_no_touch(c, argv):
     """CLIENT NO-TOUCH (7.2): this client's reads leave the keys' access clocks alone."""
     c.no_touch = _on_off(argv[2])
+    c.update_gated()  # the dispatcher's slow path suspends the access clocks for it
     return OK
 
 

@@ -469,6 +469,8 @@ def _flush_mode(argv) -> None:
 def flushdb(c, argv):
     _flush_mode(argv)
     c.node.dirty += c.db.flush()
+    c.node.db_flushed(c.db)
+    c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
     return OK
 
 
@@ -479,7 +481,9 @@ def flushall(c, argv):
     removed = 0
     for db in node.dbs:
         removed += db.flush()
+        node.db_flushed(db)
     node.dirty += removed
+    c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
     return OK
 
 

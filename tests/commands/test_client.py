@@ -329,3 +329,20 @@ def test_no_evict_and_no_touch_toggle_and_validate(node):
         c.call("CLIENT", "NO-TOUCH", "on")
         (line,) = client_lines(c.call("CLIENT", "INFO"))
         assert parse_line(line)["flags"] == "T"
+
+
+def test_client_no_touch_leaves_access_clocks_alone_except_for_touch(node):
+    """CLIENT NO-TOUCH (7.2): reads by this client do not reset OBJECT IDLETIME; TOUCH still does."""
+    with RawClient(node.port) as a, RawClient(node.port) as b:
+        assert a.call("SET", "k", "v") == b"+OK\r\n"
+        node.clock.advance(5000)
+        assert b.call("CLIENT", "NO-TOUCH", "ON") == b"+OK\r\n"
+        assert b.call("GET", "k") == b"$1\r\nv\r\n"
+        idle = int(a.call("OBJECT", "IDLETIME", "k")[1:-2])
+        assert idle >= 4
+        assert b.call("TOUCH", "k") == b":1\r\n"
+        assert a.call("OBJECT", "IDLETIME", "k") == b":0\r\n"
+        node.clock.advance(3000)
+        assert b.call("CLIENT", "NO-TOUCH", "OFF") == b"+OK\r\n"
+        assert b.call("GET", "k") == b"$1\r\nv\r\n"
+        assert a.call("OBJECT", "IDLETIME", "k") == b":0\r\n"

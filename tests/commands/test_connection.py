@@ -46,7 +46,7 @@ def test_select_switches_database_per_connection(node):
         ("16", b"-ERR DB index is out of range\r\n"),
         ("-1", b"-ERR DB index is out of range\r\n"),
         ("x", b"-ERR value is not an integer or out of range\r\n"),
-        ("2147483648", b"-ERR value is not an integer or out of range\r\n"),
+        ("2147483648", b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
     ],
 )
 def test_select_refuses_bad_indexes(node, arg, reply):
