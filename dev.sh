@@ -31,6 +31,15 @@ ensure_system() {
   fi
 }
 
+ensure_postgres() {
+  # tests/strategies start their own throwaway PostgreSQL cluster (initdb + pg_ctl in a temp
+  # dir, as the postgres user when run as root): they need Debian's server binaries, not a service.
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    echo "installing postgresql" >&2
+    apt_install postgresql
+  fi
+}
+
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -m venv "$VENV" 2>/dev/null; then
@@ -55,6 +64,7 @@ case "$cmd" in
     ;;
   test)
     ensure_system
+    ensure_postgres
     ensure_venv
     exec "$VENV/bin/python" -m pytest -n 2 "$@"
     ;;
