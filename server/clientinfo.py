@@ -15,8 +15,8 @@ have; they are given the values an idle Redis client shows, and for the client t
 running the command the sizes its request would occupy, so tools that parse or sum them
 see the familiar picture.
 
-Other modules keep the state these lines read; the optional attributes (pub/sub channel
-sets, tracking) are read with ``getattr`` so this module does not depend on them.
+Other modules keep the state these lines read; the optional attributes (tracking) are
+read with ``getattr`` so this module does not depend on them.
 """
 
 from __future__ import annotations
@@ -51,21 +51,10 @@ def client_type(c) -> str:
     return NORMAL
 
 
-def _count(c, attr: str) -> int | None:
-    value = getattr(c, attr, None)
-    if value is None:
-        return None
-    return value if isinstance(value, int) else len(value)
-
-
 def subscription_counts(c) -> tuple[int, int, int]:
-    """(channels, patterns, shard channels) for sub= psub= ssub=."""
-    sub = _count(c, "channels")
-    psub = _count(c, "patterns")
-    ssub = _count(c, "shard_channels") or 0
-    if sub is None and psub is None:
-        return c.subscriptions, 0, ssub
-    return sub or 0, psub or 0, ssub
+    """(channels, patterns, shard channels) for sub= psub= ssub= (server/pubsub.py keeps
+    them on the client, None until the first subscription)."""
+    return len(c.channels or ()), len(c.patterns or ()), len(c.shard_channels or ())
 
 
 def flags(c) -> str:
@@ -81,11 +70,11 @@ def flags(c) -> str:
         f += "P"
     if c.multi is not None:
         f += "x"
-    if c.blocked:
+    if c.blocked or c.postponed:  # a CLIENT PAUSE'd client is blocked too (BLOCKED_POSTPONE)
         f += "b"
     if getattr(c, "tracking", False):
         f += "t"
-    if getattr(c, "dirty_cas", False):
+    if c.dirty_cas:  # a WATCHed key changed: EXEC will fail
         f += "d"
     if c.closing:
         f += "c"
@@ -149,7 +138,8 @@ def info_line(c, current=None, current_argv: list[bytes] | None = None) -> str:
         rbs, rbp = _RBUF_IDLE, 0
         cmd = last_command_name(c)
     multi = -1 if c.multi is None else len(c.multi)
-    multi_mem = 0 if c.multi is None else sum(len(a) for _, argv in c.multi for a in argv)
+    # Redis 7.0 counts each queued command's argument bytes plus one pointer per argument.
+    multi_mem = 0 if c.multi is None else sum(len(a) + 8 for _, argv in c.multi for a in argv)
     tot_mem = qbuf + qbuf_free + rbs + argv_mem + multi_mem + _CLIENT_STRUCT + 32 * (sub + psub + ssub)
     redir = getattr(c, "tracking_redirect", None)
     user = c.user.decode("latin-1") if isinstance(c.user, bytes) else str(c.user)

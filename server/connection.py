@@ -45,6 +45,11 @@ _PAUSE_WAITING = 2  # blocked or postponed: its pipeline waits in the queue
 #: When a blocked client's unprocessed input grows past this, stop reading from it.
 _QUEUED_INPUT_LIMIT = 1 << 20
 
+#: A client that has not authenticated is closed once its unsent replies overflow Redis's
+#: 16 KB static reply buffer (checkClientOutputBufferLimits: "used_mem > 1024 &&
+#: authRequired(c)", counted beyond that buffer), so it cannot make us buffer replies.
+_UNAUTH_OUTPUT_LIMIT = 16 * 1024
+
 REPLY_ON, REPLY_OFF, REPLY_SKIP = 0, 1, 2
 
 
@@ -72,15 +77,24 @@ class Client(asyncio.Protocol):
         "interrupt",
         "multi",
         "multi_error",
+        "dirty_cas",
         "watched",
         "subscriptions",
+        "channels",
+        "patterns",
+        "shard_channels",
+        "out",
         "queue",
         "closing",
         "closed",
         "blocked",
+        "block",
+        "block_timeout",
+        "deny_blocking",
         "postponed",
         "reply_mode",
         "rewrite",
+        "force_propagate",
         "created",
         "last_interaction",
         "last_cmd",
@@ -114,16 +128,27 @@ class Client(asyncio.Protocol):
         self.user = b"default"
         self.reader = RequestReader(node.config["proto-max-bulk-len"], self.authenticated)
         self.multi: list | None = None  # queued (spec, argv) while in MULTI
-        self.multi_error = False
-        self.watched = None
-        self.subscriptions = 0  # channels + patterns (pub/sub)
+        self.multi_error = False  # a command was refused while queueing (CLIENT_DIRTY_EXEC)
+        self.dirty_cas = False  # a watched key changed (CLIENT_DIRTY_CAS; server/watch.py)
+        self.watched = None  # (db, key) -> WatchedKey while watching keys
+        self.subscriptions = 0  # channels + patterns + shard channels (pub/sub)
+        # Pub/sub subscriptions, in order (server/pubsub.py); None until the first one.
+        self.channels: dict | None = None
+        self.patterns: dict | None = None
+        self.shard_channels: dict | None = None
+        #: The replies of the batch being run, while it runs: reply_async joins them.
+        self.out: list | None = None
         self.queue: deque | None = None
         self.closing = False
         self.closed = False
         self.blocked = False
+        self.block = None  # what a blocked client waits for (server/blocking.py Waiter)
+        self.block_timeout = 0  # its deadline in ms, 0 for none (INFO clients_in_timeout_table)
+        self.deny_blocking = False  # set while EXEC or a script runs its commands
         self.postponed = False
         self.reply_mode = REPLY_ON
         self.rewrite = None
+        self.force_propagate = False  # propagate even if the dataset did not change (FLUSHALL)
         self.created = time.time()
         self.last_interaction = time.monotonic()
         self.last_cmd = b"NULL"
@@ -148,6 +173,7 @@ class Client(asyncio.Protocol):
             or not self.authenticated
             or self.multi is not None
             or (self.subscriptions > 0 and self.resp == 2)
+            or self.no_touch
         )
 
     def select(self, index: int) -> None:
@@ -257,6 +283,12 @@ class Client(asyncio.Protocol):
         node.stats.total_net_input_bytes += n
         self.tot_net_in += n
         self.last_interaction = time.monotonic()
+        # client-query-buffer-limit, checked like Redis before parsing. Only a client with
+        # unparsed bytes can pass it: one read (<= 256 KB) is below the minimum (1 MB).
+        reader = self.reader
+        if reader.pending() and reader.query_buffer(n) > node.config["client-query-buffer-limit"]:
+            self._query_buffer_limit_reached()
+            return
         if self.queue is not None or not self.authenticated:
             self._data_received_slow(data)
             return
@@ -264,14 +296,17 @@ class Client(asyncio.Protocol):
         if reqs:
             node.clock.update()
             call = node.call
-            out = []
+            out = self.out = []
             i = 0
-            for argv in reqs:
-                i += 1
-                out.append(call(self, argv))
-                if self.interrupt:
-                    self._interrupted(out, reqs, i, err)
-                    return
+            try:
+                for argv in reqs:
+                    i += 1
+                    out.append(call(self, argv))
+                    if self.interrupt:
+                        self._interrupted(out, reqs, i, err)
+                        return
+            finally:
+                self.out = None
             self.tot_cmds += i
             self.last_cmd = reqs[-1]  # the whole argv: CLIENT LIST shows "client|list"
             self._send(b"".join(out))
@@ -320,18 +355,26 @@ class Client(asyncio.Protocol):
         self.queue.extend(reqs)
         if err is not None:
             self.queue.append(err)
-        if reader.pending() > self.node.config["client-query-buffer-limit"]:
-            self.node.stats.client_query_buffer_limit_disconnections += 1
-            self.node.log.warning("Closing client that reached max query buffer length")
-            self.close(abort=True)
-            return
         self._drain()
+
+    def _query_buffer_limit_reached(self) -> None:
+        self.node.stats.client_query_buffer_limit_disconnections += 1
+        self.node.log.warning("Closing client that reached max query buffer length")
+        self.close(abort=True)
 
     def _drain(self) -> None:
         """Run queued requests one at a time, honouring every per-client state."""
-        node = self.node
         queue = self.queue
         out: list[bytes] = []
+        self.out = out
+        try:
+            self._drain_into(out, queue)
+        finally:
+            self.out = None
+
+    def _drain_into(self, out: list[bytes], queue) -> None:
+        node = self.node
+        unsent = self.transport.get_write_buffer_size() if self.transport is not None else 0
         while queue is not None and not self.closed and not self.closing:
             if self.blocked or self.postponed:
                 break
@@ -369,6 +412,11 @@ class Client(asyncio.Protocol):
                     reply = b""
             if reply:
                 out.append(reply)
+                if not self.authenticated:
+                    unsent += len(reply)
+                    if unsent > _UNAUTH_OUTPUT_LIMIT:
+                        self.close(abort=True)  # the unsent replies are dropped, as in Redis
+                        return
             if self.closing:
                 break
         self._send(b"".join(out))
@@ -408,8 +456,15 @@ class Client(asyncio.Protocol):
             self._drain()
 
     def reply_async(self, data: bytes) -> None:
-        """Send a reply produced outside the batch loop (unblocked commands, pushes)."""
-        self._send(data)
+        """Send a reply produced outside the batch loop (unblocked commands, pushes).
+
+        While this client's own batch runs (a RESP3 subscriber notified of its own write),
+        it joins the batch's replies in order, as it would in Redis's output buffer."""
+        out = self.out
+        if out is not None:
+            out.append(data)
+        else:
+            self._send(data)
 
     # -- closing -----------------------------------------------------------------------------
     def close(self, abort: bool = False) -> None:

@@ -21,6 +21,10 @@ command, the arity check, the handler, and the commandstats/slowlog bookkeeping:
 The lookup and arity errors come first, so an unauthenticated client sending an unknown
 command gets "unknown command", exactly as from Redis.
 
+Every refusal goes through ``refuse`` (rejectCommand): inside MULTI it dooms the
+transaction, and a refused EXEC answers ``-EXECABORT ... because of: <reason>``. EXEC passes
+the gates with the flags of the commands it queued (a queued write makes it a write).
+
 Propagation hands the command -- rewritten by the handler into its deterministic form when
 needed (``client.rewrite``) -- to ``node.propagate`` when it changed the dataset.
 
@@ -37,6 +41,7 @@ from protocol.encoder import QUEUED
 
 from . import errors as E
 from .errors import CommandError, error_code
+from .watch import discard_transaction, exec_abort_reply
 
 _perf = time.perf_counter_ns
 
@@ -59,6 +64,22 @@ def reject(node, spec, reply: bytes) -> bytes:
         spec.rejected_calls += 1
     count_error(node, reply)
     return reply
+
+
+def refuse(node, c, spec, argv: list[bytes], reply: bytes) -> bytes:
+    """rejectCommand: ``reject`` for a client's request. Inside MULTI it flags the
+    transaction (EXEC will answer EXECABORT); a refused EXEC discards the transaction and
+    answers why (execCommandAbort, see server/watch.py)."""
+    if c.multi is not None:
+        c.multi_error = True
+    if spec is not None and spec.fullname == "exec":
+        discard_transaction(c)
+        reply = exec_abort_reply(reply)
+        if node.monitors:
+            from .commands.admin import feed_monitors
+
+            feed_monitors(node, c, argv)
+    return reject(node, spec, reply)
 
 
 def resolve(node, argv: list[bytes]):
@@ -91,11 +112,11 @@ def build_call(node):
             if (n != a) if a > 0 else (n < -a):
                 spec, error = resolve(node, argv)
                 if error is not None:
-                    return reject(node, spec, error)
+                    return refuse(node, c, spec, argv, error)
         else:
             spec, error = resolve(node, argv)
             if error is not None:
-                return reject(node, spec, error)
+                return refuse(node, c, spec, argv, error)
         if c.gated:
             reply = _slow_call(node, c, spec, argv)
             if blocking.ready:
@@ -181,32 +202,34 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     """The checks of processCommand after lookup and arity, in Redis's order."""
     root = spec.parent or spec
     if root.name in ("debug", "module") and not _protected_allowed(node, c, root.name):
-        return reject(node, spec, E.err(E.DEBUG_DISABLED))
+        return refuse(node, c, spec, argv, E.err(E.DEBUG_DISABLED))
     if not c.authenticated and not spec.no_auth:
-        return reject(node, spec, E.err(E.NOAUTH))
+        return refuse(node, c, spec, argv, E.err(E.NOAUTH))
     multi = c.multi
+    # EXEC is judged by the commands it queued (server/watch.py Transaction).
+    flags = multi if multi is not None and spec.fullname == "exec" else spec
     if multi is not None and spec.no_multi:
-        c.multi_error = True
-        return reject(node, spec, E.err(E.NOT_IN_MULTI))
-    if node.config["maxmemory"] and (spec.denyoom or (multi is not None and spec.write)):
+        return refuse(node, c, spec, argv, E.err(E.NOT_IN_MULTI))
+    if node.config["maxmemory"] and (
+        flags.denyoom or (multi is not None and spec.fullname not in _OOM_EXEMPT_IN_MULTI)
+    ):
         if not node.free_memory_if_needed():
-            if multi is not None:
-                c.multi_error = True
-            return reject(node, spec, E.err(E.OOM))
+            return refuse(node, c, spec, argv, E.err(E.OOM))
     if c.resp == 2 and c.subscriptions and spec.name not in _SUBSCRIBER_ALLOWED:
         msg = (
             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
             "are allowed in this context" % spec.fullname
         )
-        return reject(node, spec, E.err(msg))
-    if node.loading and not spec.loading:
-        return reject(node, spec, E.err(E.LOADING))
+        return refuse(node, c, spec, argv, E.err(msg))
+    if node.loading and not flags.loading:
+        return refuse(node, c, spec, argv, E.err(E.LOADING))
     if node.pause_end and not c.is_replica and (
-        node.pause_all or spec.write or spec.may_replicate
+        node.pause_all or flags.write or flags.may_replicate
     ):
         return c.postpone(argv)
-    if multi is not None and spec.name not in _MULTI_EXEMPT:
-        multi.append((spec, argv))
+    if multi is not None and spec.fullname not in _MULTI_EXEMPT:
+        if not (c.multi_error or c.dirty_cas):  # a doomed transaction keeps nothing
+            multi.add(spec, argv)
         return QUEUED
     return None
 
@@ -215,6 +238,8 @@ _SUBSCRIBER_ALLOWED = frozenset(
     ("subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset")
 )
 _MULTI_EXEMPT = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+#: In MULTI every other command is refused when out of memory (queueing uses memory).
+_OOM_EXEMPT_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
 
 
 def _protected_allowed(node, c, name: str) -> bool:

@@ -190,7 +190,8 @@ def clients_section(node) -> Fields:
         ("maxclients", node.config["maxclients"]),
         ("client_recent_max_input_buffer", max((c.reader.pending() for c in clients), default=0)),
         ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", sum(1 for c in clients if c.blocked)),
+        # Redis counts CLIENT PAUSE'd clients as blocked too (BLOCKED_POSTPONE).
+        ("blocked_clients", sum(1 for c in clients if c.blocked or c.postponed)),
         ("tracking_clients", sum(1 for c in clients if getattr(c, "tracking", False))),
         ("clients_in_timeout_table", sum(1 for c in clients if c.blocked and getattr(c, "block_timeout", 0))),
     ]

@@ -42,6 +42,8 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+from .notify import NOTIFY_NEW
+
 if TYPE_CHECKING:  # pragma: no cover
     from .node import Node
 
@@ -120,7 +122,7 @@ class Database:
 
     __slots__ = (
         "id", "data", "expires", "lru", "node", "clock", "stats", "avg_ttl", "scan_index", "_sweep", "_ksample",
-        "blocking_keys",
+        "blocking_keys", "touch",
     )
 
     def __init__(self, index: int, node: Node):
@@ -136,6 +138,8 @@ class Database:
         self.scan_index = None
         #: Clients blocked on keys of this database: key -> deque of waiters (server/blocking.py).
         self.blocking_keys: dict = {}
+        #: False while a CLIENT NO-TOUCH client's command runs: lookups leave access clocks.
+        self.touch = True
         self._sweep = _ExpireSweep()  # walks expires (active expiry)
         self._ksample = _KeySample()  # draws from data (RANDOMKEY, eviction)
 
@@ -158,7 +162,8 @@ class Database:
                 if self.node.notify_flags:
                     self.node.notify_keymiss(self, key)
                 return None
-        self.lru[key] = self.clock.lru
+        if self.touch:
+            self.lru[key] = self.clock.lru
         self.stats.keyspace_hits += 1
         return v
 
@@ -171,7 +176,8 @@ class Database:
             when = self.expires.get(key)
             if when is not None and when < self.clock.ms and self.expire_now(key):
                 return None
-        self.lru[key] = self.clock.lru
+        if self.touch:
+            self.lru[key] = self.clock.lru
         return v
 
     def peek(self, key: bytes):
@@ -210,7 +216,11 @@ class Database:
 
     # -- writes ------------------------------------------------------------------------------
     def set(self, key: bytes, value, keepttl: bool = False) -> None:
-        """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write."""
+        """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write.
+
+        A key that was absent fires the ``new`` keyspace event (dbAdd), when enabled."""
+        node = self.node
+        new = node.notify_flags & NOTIFY_NEW and key not in self.data
         if self.scan_index is not None and key not in self.data:
             self.scan_index.add(key)
         if self.blocking_keys and key in self.blocking_keys and key not in self.data:
@@ -219,7 +229,9 @@ class Database:
         if not keepttl and self.expires:
             self.expires.pop(key, None)
         self.lru[key] = self.clock.lru
-        self.node.key_modified(self, key)
+        node.key_modified(self, key)
+        if new:
+            node.notify(self, key, "new", "n")
 
     def replace_value(self, key: bytes, value) -> None:
         """Store a new value for an existing key, keeping its TTL (in-place updates)."""
@@ -263,6 +275,8 @@ class Database:
 
     def swap_contents(self, other: Database) -> None:
         """SWAPDB: exchange datasets; clients, watchers and blocked keys stay with the index."""
+        if self.node.watched:
+            self.node.watches.swapping(self, other)  # touchAllWatchedKeysInDb, before the swap
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
         self.lru, other.lru = other.lru, self.lru

@@ -40,6 +40,8 @@ from .connection import Client
 from .dispatch import build_call
 from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
 from .log import Logger
+from .pubsub import PubSub
+from .watch import Watches
 
 VERMILION_VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"
@@ -105,7 +107,7 @@ class Node:
         self.postponed: list[Client] = []
         #: Called with each client as it disconnects (pub/sub, blocking, WATCH clean up).
         self.disconnect_hooks: list = []
-        #: Called with each database FLUSHDB/FLUSHALL empties (WATCH, client tracking).
+        #: Called with each database FLUSHDB/FLUSHALL is about to empty (WATCH, tracking).
         self.flush_hooks: list = []
         self.slowlog: list = []
         self.slowlog_next_id = 0
@@ -137,6 +139,12 @@ class Node:
         self.active_expire_enabled = True
         #: Clients blocked on keys and the keys ready to serve them (server/blocking.py).
         self.blocking = Blocking(self)
+        #: WATCHed keys (server/watch.py); ``watched`` is its db -> key -> watchers map,
+        #: empty while nobody watches: all the write path looks at.
+        self.watches = Watches(self)
+        self.watched = self.watches.by_db
+        #: Pub/sub channels, patterns and shard channels (server/pubsub.py).
+        self.pubsub = PubSub(self)
         self.call = build_call(self)
         self._watch_config()
 
@@ -199,9 +207,12 @@ class Node:
     def key_modified(self, db: Database, key: bytes) -> None:
         """signalModifiedKey + the dirty counter: every write to a key comes through here."""
         self.dirty += 1
+        if self.watched:
+            self.watches.touch(db, key)
 
     def db_flushed(self, db: Database) -> None:
-        """FLUSHDB/FLUSHALL emptied ``db`` (touchAllWatchedKeysInDb hooks in here)."""
+        """FLUSHDB/FLUSHALL is about to empty ``db`` (signalFlushedDb: WATCH's
+        touchAllWatchedKeysInDb needs the keys still there)."""
         for hook in self.flush_hooks:
             hook(db)
 
@@ -212,6 +223,8 @@ class Node:
         write that only met an expired key is not propagated for it."""
         if self.notify_flags:
             self.notify(db, key, "expired", "x")
+        if self.watched:
+            self.watches.touch(db, key)
         if self.propagating:
             self.propagate(db.id, [b"DEL", key])
 
@@ -228,7 +241,7 @@ class Node:
 
     def publish(self, channel: bytes, message: bytes) -> int:
         """Deliver a pub/sub message; returns the number of receivers."""
-        return 0
+        return self.pubsub.publish(channel, message)
 
     def propagate(self, dbid: int, argv: list[bytes]) -> None:
         """The single propagation point towards the AOF and replicas."""
