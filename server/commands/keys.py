@@ -352,11 +352,16 @@ def _rename(c, argv, nx: bool) -> bytes:
         raise CommandError(E.NO_SUCH_KEY)
     if src == dst:
         return ZERO if nx else OK
-    if db.get_for_write(dst) is not None and nx:
+    existing = db.get_for_write(dst)
+    if existing is not None and nx:
         return ZERO
     node = c.node
     dirty = node.dirty
     expire = db.expires.get(src)
+    if existing is not None:
+        # Redis deletes the old key and adds the new one, so clients blocked on ``dst``
+        # (waiting for a list where a string was) are woken by the new key.
+        db.delete(dst)
     db.set(dst, value)
     if expire is not None:
         db.set_expire(dst, expire)
@@ -401,8 +406,14 @@ def copy(c, argv):
     if value is None:
         return ZERO
     expire = src.expires.get(key)
-    if dst.get_for_write(newkey) is not None and not replace:
-        return ZERO
+    existing = dst.get_for_write(newkey)
+    if existing is not None:
+        if not replace:
+            return ZERO
+        node = c.node
+        dirty = node.dirty
+        dst.delete(newkey)  # delete then add, as Redis does: wakes clients blocked on newkey
+        node.dirty = dirty
     dst.set(newkey, copy_value(value))
     if expire is not None:
         dst.set_expire(newkey, expire)
@@ -468,8 +479,8 @@ def _flush_mode(argv) -> None:
 @command("flushdb")
 def flushdb(c, argv):
     _flush_mode(argv)
+    c.node.db_flushed(c.db)  # signalFlushedDb: before the keys go (WATCH looks at them)
     c.node.dirty += c.db.flush()
-    c.node.db_flushed(c.db)
     c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
     return OK
 
@@ -480,8 +491,8 @@ def flushall(c, argv):
     node = c.node
     removed = 0
     for db in node.dbs:
-        removed += db.flush()
         node.db_flushed(db)
+        removed += db.flush()
     node.dirty += removed
     c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
     return OK

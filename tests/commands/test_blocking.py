@@ -411,3 +411,28 @@ def test_unblock_all_answers_every_blocked_client_and_closes_it(node, admin, cli
             conn.call("PING")
     wait_until(lambda: info_field(admin, "clients", "blocked_clients") == "0")
     assert admin.call("PING") == b"+PONG\r\n"
+
+
+def test_rename_and_copy_replace_onto_a_waited_key_of_another_type_wake_the_waiter(node):
+    """RENAME/COPY REPLACE delete the old key and add the new one: a client blocked on a
+    key that held a string is served when a list replaces it (as in Redis)."""
+    r = redis.Redis(port=node.port)
+    for verb in ("RENAME", "COPY"):
+        r.flushall()
+        r.rpush("src", "x")
+        got = []
+        waiter = redis.Redis(port=node.port)
+        t = threading.Thread(target=lambda: got.append(waiter.blpop("dst", timeout=5)))
+        t.start()
+        deadline = time.time() + 5
+        while r.info("clients")["blocked_clients"] < 1 and time.time() < deadline:
+            time.sleep(0.01)
+        r.set("dst", "a string")  # the waiter stays blocked on a key of another type
+        if verb == "RENAME":
+            r.rename("src", "dst")
+        else:
+            r.copy("src", "dst", replace=True)
+        t.join(6)
+        assert got == [(b"dst", b"x")], verb
+        waiter.close()
+    r.close()
