@@ -84,6 +84,8 @@ class Client(asyncio.Protocol):
         "patterns",
         "shard_channels",
         "out",
+        "pending",
+        "pending_size",
         "queue",
         "closing",
         "closed",
@@ -138,6 +140,10 @@ class Client(asyncio.Protocol):
         self.shard_channels: dict | None = None
         #: The replies of the batch being run, while it runs: reply_async joins them.
         self.out: list | None = None
+        #: Output produced outside its batch (pushes, MONITOR lines, unblocked replies),
+        #: written once per event-loop iteration; its size in bytes.
+        self.pending: list | None = None
+        self.pending_size = 0
         self.queue: deque | None = None
         self.closing = False
         self.closed = False
@@ -252,6 +258,7 @@ class Client(asyncio.Protocol):
         for hook in node.disconnect_hooks:
             hook(self)
         self.queue = None
+        self.pending = None
 
     def pause_writing(self) -> None:
         self._pause_reading(_PAUSE_BACKPRESSURE)
@@ -284,9 +291,14 @@ class Client(asyncio.Protocol):
         self.tot_net_in += n
         self.last_interaction = time.monotonic()
         # client-query-buffer-limit, checked like Redis before parsing. Only a client with
-        # unparsed bytes can pass it: one read (<= 256 KB) is below the minimum (1 MB).
+        # unparsed bytes can pass it (one read, <= 256 KB, is below the 1 MB minimum), and
+        # the reader holds bytes only while on its slow path.
         reader = self.reader
-        if reader.pending() and reader.query_buffer(n) > node.config["client-query-buffer-limit"]:
+        if (
+            reader._slow
+            and reader.pending()
+            and reader.query_buffer(n) > node.config["client-query-buffer-limit"]
+        ):
             self._query_buffer_limit_reached()
             return
         if self.queue is not None or not self.authenticated:
@@ -314,6 +326,8 @@ class Client(asyncio.Protocol):
             self._protocol_error(err)
 
     def _send(self, data: bytes) -> None:
+        if self.pending is not None:  # what was produced for us earlier goes first
+            data = self._take_pending() + data
         if data and not self.closed:
             self.node.stats.total_net_output_bytes += len(data)
             self.tot_net_out += len(data)
@@ -459,12 +473,42 @@ class Client(asyncio.Protocol):
         """Send a reply produced outside the batch loop (unblocked commands, pushes).
 
         While this client's own batch runs (a RESP3 subscriber notified of its own write),
-        it joins the batch's replies in order, as it would in Redis's output buffer."""
+        it joins the batch's replies in order, as it would in Redis's output buffer.
+        Otherwise it waits in ``pending`` until the end of this event-loop iteration, so
+        a subscriber gets one write for all the messages a pipeline of PUBLISHes sent it
+        (Redis's clients_pending_write); anything else sent to the client flushes it first.
+        """
         out = self.out
         if out is not None:
             out.append(data)
+            return
+        pending = self.pending
+        if pending is None:
+            loop = self.node.loop
+            if loop is None:
+                self._send(data)
+                return
+            self.pending = [data]
+            loop.call_soon(self.flush_pending)
         else:
-            self._send(data)
+            pending.append(data)
+        self.pending_size += len(data)
+
+    def _take_pending(self) -> bytes:
+        data = b"".join(self.pending)  # type: ignore[arg-type]
+        self.pending = None
+        self.pending_size = 0
+        return data
+
+    def flush_pending(self) -> None:
+        if self.pending is not None:
+            self._send(b"")
+
+    def output_buffer_size(self) -> int:
+        """Bytes produced for this client and not yet sent (client-output-buffer-limit)."""
+        transport = self.transport
+        buffered = transport.get_write_buffer_size() if transport is not None and not self.closed else 0
+        return buffered + self.pending_size
 
     # -- closing -----------------------------------------------------------------------------
     def close(self, abort: bool = False) -> None:
@@ -472,6 +516,11 @@ class Client(asyncio.Protocol):
         if self.closed:
             return
         self.closing = True
+        if self.pending is not None:
+            if abort:
+                self._take_pending()  # dropped, like the rest of its output
+            else:
+                self._send(b"")
         if self.transport is not None:
             if abort:
                 self.transport.abort()

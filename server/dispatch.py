@@ -15,7 +15,7 @@ command, the arity check, the handler, and the commandstats/slowlog bookkeeping:
   checks in processCommand's order and the full post-execution bookkeeping:
 
     unknown command -> arity -> protected command (DEBUG) -> auth (NOAUTH) -> not allowed in
-    MULTI -> OOM -> RESP2 subscriber context -> LOADING -> CLIENT PAUSE -> queue inside MULTI
+    MULTI -> OOM -> MISCONF (failed BGSAVE) -> RESP2 subscriber context -> LOADING -> BUSY script -> CLIENT PAUSE -> queue inside MULTI
     -> execute -> propagate (if the dataset changed) -> feed MONITOR clients
 
 The lookup and arity errors come first, so an unauthenticated client sending an unknown
@@ -119,7 +119,7 @@ def build_call(node):
                 return refuse(node, c, spec, argv, error)
         if c.gated:
             reply = _slow_call(node, c, spec, argv)
-            if blocking.ready:
+            if blocking.ready and node.busy_script is None:  # never inside a busy script
                 blocking.serve_ready()
             return reply
         t0 = _perf()
@@ -169,7 +169,9 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
     if (
         node.propagating
         and (node.dirty != dirty or c.force_propagate)
-        and (spec.write or spec.may_replicate)
+        # A read-only command propagates when it asks to (PFCOUNT storing its cached
+        # count: Redis 7.0's call() propagates any command that changed the dataset).
+        and (spec.write or spec.may_replicate or c.force_propagate)
     ):
         rewrite = c.rewrite
         if rewrite is None:
@@ -215,6 +217,9 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     ):
         if not node.free_memory_if_needed():
             return refuse(node, c, spec, argv, E.err(E.OOM))
+    if node.rdb.writes_denied and (flags.write or spec.name == "ping"):
+        # writeCommandsDeniedByDiskError: the last BGSAVE failed (MISCONF).
+        return refuse(node, c, spec, argv, E.err(E.MISCONF))
     if c.resp == 2 and c.subscriptions and spec.name not in _SUBSCRIBER_ALLOWED:
         msg = (
             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
@@ -223,6 +228,8 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
         return refuse(node, c, spec, argv, E.err(msg))
     if node.loading and not flags.loading:
         return refuse(node, c, spec, argv, E.err(E.LOADING))
+    if node.busy_script is not None and not spec.allow_busy:
+        return refuse(node, c, spec, argv, node.busy_script.busy_reply)
     if node.pause_end and not c.is_replica and (
         node.pause_all or flags.write or flags.may_replicate
     ):

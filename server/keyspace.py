@@ -104,6 +104,8 @@ class Stats:
         "unexpected_error_replies",
         "client_query_buffer_limit_disconnections",
         "client_output_buffer_limit_disconnections",
+        "total_forks",
+        "latest_fork_usec",
         "errors",
     )
 

@@ -40,6 +40,7 @@ from .connection import Client
 from .dispatch import build_call
 from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
 from .log import Logger
+from .persistence.snapshots import Snapshots
 from .pubsub import PubSub
 from .watch import Watches
 
@@ -135,6 +136,8 @@ class Node:
         self.expire_hides_only = False
         self.notify_flags = 0
         self.loading = False
+        #: The script running past busy-reply-threshold (server/scripting): commands get -BUSY.
+        self.busy_script = None
         self.slowlog_ns = 0
         self.active_expire_enabled = True
         #: Clients blocked on keys and the keys ready to serve them (server/blocking.py).
@@ -145,6 +148,8 @@ class Node:
         self.watched = self.watches.by_db
         #: Pub/sub channels, patterns and shard channels (server/pubsub.py).
         self.pubsub = PubSub(self)
+        #: RDB persistence: SAVE/BGSAVE, save points, loading (server/persistence/snapshots.py).
+        self.rdb = Snapshots(self)
         self.call = build_call(self)
         self._watch_config()
 
@@ -186,6 +191,8 @@ class Node:
             or self.config["maxmemory"]
             or self.propagating
             or self.monitors
+            or self.rdb.writes_denied
+            or self.busy_script is not None
         )
         for c in self.clients.values():
             c.update_gated()
@@ -289,6 +296,14 @@ class Node:
         mode = "cluster" if self.config["cluster-enabled"] else "standalone"
         self.log.banner(mode, port, self.pid, self.config["always-show-logo"], REDIS_VERSION)
         self.log.warning("Server initialized")
+        try:
+            self.rdb.load_at_startup()
+        except Exception:  # DataLoadError: logged; the caller exits (python -m server: status 1)
+            if self._cron_handle is not None:
+                self._cron_handle.cancel()
+                self._cron_handle = None
+            await self._close_servers()
+            raise
         self.log.notice("Ready to accept connections")
         return self
 
@@ -307,6 +322,7 @@ class Node:
         if self._cron_handle is not None:
             self._cron_handle.cancel()
             self._cron_handle = None
+        self.rdb.kill_child()
         for server in self._servers:
             server.close()
         for c in list(self.clients.values()):
@@ -381,6 +397,10 @@ class Node:
                     pass
             thread.join(10)
 
+    def save_for_shutdown(self) -> bool:
+        """SHUTDOWN's save (called by the SHUTDOWN command when it must save)."""
+        return self.rdb.save_for_shutdown()
+
     # -- cron (serverCron) ---------------------------------------------------------------------
     def _schedule_cron(self) -> None:
         hz = max(1, min(500, self.config["hz"]))
@@ -405,6 +425,7 @@ class Node:
         if self.active_expire_enabled and not self.expire_hides_only:
             self.active_expire_cycle()
         self.clients_cron()
+        self.rdb.cron()
         self.ops_metric.track(now, self.total_commands())
         self.net_in_metric.track(now, self.stats.total_net_input_bytes)
         self.net_out_metric.track(now, self.stats.total_net_output_bytes)
