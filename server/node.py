@@ -132,7 +132,8 @@ class Node:
         # Some gate or post-execution duty applies to every client (loading, pause,
         # maxmemory, propagation, MONITOR); folded into each client's ``gated`` flag.
         self.gated = False
-        self.propagating = False
+        self.propagating = False  # some propagation sink is attached (AOF, replicas)
+        self.propagation_sinks: list = []
         self.expire_hides_only = False
         self.notify_flags = 0
         self.loading = False
@@ -251,7 +252,28 @@ class Node:
         return self.pubsub.publish(channel, message)
 
     def propagate(self, dbid: int, argv: list[bytes]) -> None:
-        """The single propagation point towards the AOF and replicas."""
+        """The single propagation point towards the AOF and replicas.
+
+        Every command that changed the dataset arrives here once, in its deterministic form
+        (see dispatch.execute and ``client.rewrite``), with the database it ran in; MULTI/EXEC
+        batches come from transactions.propagation_batch. Each sink (the AOF, the replication
+        backlog) keeps its own notion of the selected database and encodes the command.
+        """
+        for sink in self.propagation_sinks:
+            sink(dbid, argv)
+
+    def add_propagation_sink(self, sink) -> None:
+        """Start feeding ``sink(dbid, argv)``; writes now take the dispatcher's full path."""
+        if sink not in self.propagation_sinks:
+            self.propagation_sinks.append(sink)
+        self.propagating = True
+        self.recompute_gates()
+
+    def remove_propagation_sink(self, sink) -> None:
+        if sink in self.propagation_sinks:
+            self.propagation_sinks.remove(sink)
+        self.propagating = bool(self.propagation_sinks)
+        self.recompute_gates()
 
     def free_memory_if_needed(self) -> bool:
         """Evict until under maxmemory; False if that is impossible (OOM)."""
