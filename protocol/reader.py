@@ -20,19 +20,21 @@ exactly the same language and the same errors:
     screened first and anything hiredis would read differently from Redis goes to the
     reference reader instead:
 
-    * a byte after a line break that starts a non-bulk RESP type (``+ - : _ # , ( % ~ > ! | =``)
-      or ``$-``/``*-``: hiredis would accept it as a value where Redis refuses it;
-    * a length or count with too many digits to be below the limits: hiredis would wait for
-      (and buffer) data Redis refuses at once;
-    * a chunk whose number of ``*`` line starts differs from the number of requests hiredis
-      returned: a nested array, a request cut at the chunk's end, or a payload that happens to
-      contain ``\\n*``. Nothing has run yet, so the chunk is simply parsed again by the
-      reference reader;
-    * anything hiredis reports as an error, or a top-level value that is not an array.
+    * a line starting with a RESP type hiredis would return as a string or as a list
+      (``+ ( = | ~ >``): Redis reads those bytes as an inline command or refuses them;
+    * an array count with more digits than the chunk has bytes: hiredis allocates the whole
+      array when it reads the header (``*2147483647`` costs seconds, ``>`` and ``|`` counts
+      gigabytes), while Redis waits for the elements without allocating;
+    * a chunk longer than ``max_bulk_len``: it could hold a bulk Redis refuses;
+    * a chunk that does not leave hiredis at a request boundary (checked by feeding a probe
+      ``*0``): a request cut at the chunk's end, or a header hiredis is still waiting on;
+    * anything hiredis reports as an error, or a value that is not a flat list of bytes
+      (integers, nulls, errors, doubles, booleans, nested arrays, maps).
 
-    The reference reader then keeps the stream until it is back at a request boundary with an
-    empty buffer, and the next chunk goes to hiredis again. A false alarm costs speed, never
-    correctness; ``tests/protocol`` checks that both readers agree on every input.
+    Nothing has run before the screen's verdict, so a refused chunk is simply parsed again by
+    the reference reader, which then keeps the stream until it is back at a request boundary
+    with an empty buffer; the next chunk goes to hiredis again. A false alarm costs speed,
+    never correctness; ``tests/protocol`` checks that both readers agree on every input.
 
 Both readers return ``(requests, error)`` from ``feed``: the complete requests found, in order,
 and a ``ProtocolError`` if the stream broke after them. The caller runs the requests, sends the
@@ -172,6 +174,7 @@ class PyRequestReader:
         "_buf",
         "_pos",
         "_chunks",
+        "_held",
         "_need",
         "_mbulk",
         "_bulklen",
@@ -190,7 +193,8 @@ class PyRequestReader:
     ):
         self._buf = b""
         self._pos = 0
-        self._chunks: list[bytes] = []  # bytes held back while a big bulk is incomplete
+        self._chunks: list[bytes] = []  # bytes held back while a bulk is incomplete
+        self._held = 0  # their total length (pending() is called on every read)
         self._need = 0  # bytes those chunks must add up to before parsing can move on
         self._mbulk = 0  # arguments still expected by the multibulk in progress
         self._bulklen = -1  # length of the bulk in progress, -1 before its header
@@ -211,7 +215,19 @@ class PyRequestReader:
 
     def pending(self) -> int:
         """Bytes received but not yet consumed by a complete request."""
-        return len(self._buf) - self._pos + sum(map(len, self._chunks))
+        return len(self._buf) - self._pos + self._held
+
+    def query_buffer(self, incoming: int = 0) -> int:
+        """The size Redis's query buffer reaches once ``incoming`` more bytes are read.
+
+        That is what client-query-buffer-limit is checked against, before parsing. Parsed
+        arguments do not count, and Redis reads a big argument only up to its end, so while
+        a bulk is incomplete the buffer never holds more than that bulk and its CRLF.
+        """
+        size = len(self._buf) - self._pos + self._held + incoming
+        if self._bulklen >= 0:
+            return min(size, self._bulklen + 2)
+        return size
 
     def between_requests(self) -> bool:
         """True when no request is half read (bytes of the next one may be buffered)."""
@@ -234,12 +250,14 @@ class PyRequestReader:
         if data:
             if self._need:
                 self._chunks.append(data)
+                self._held += len(data)
                 self._need -= len(data)
                 if self._need > 0:
                     return [], None
                 self._buf = self._buf[self._pos :] + b"".join(self._chunks)
                 self._pos = 0
                 self._chunks = []
+                self._held = 0
                 self._need = 0
             elif self._pos >= len(self._buf):
                 self._buf = data
@@ -277,6 +295,7 @@ class PyRequestReader:
             self._buf = b""
             self._pos = 0
             self._chunks = []
+            self._held = self._need = 0
             self._mbulk = 0
             self._args = []
         if self._pos and self._pos >= len(self._buf):
@@ -307,8 +326,9 @@ class PyRequestReader:
         args = split_inline(buf[pos:end])
         if args is None:
             raise ProtocolError(E.UNBALANCED_QUOTES)
-        if self.master and args:
-            # A master never sends inline commands; this means the stream is desynchronized.
+        if self.master and end > pos:
+            # A master never sends inline commands (only empty keepalive lines); anything
+            # else on the line means the stream is desynchronized.
             raise ProtocolError("Master using the inline protocol. Desync?")
         self._pos = nl + 1
         return args
@@ -359,10 +379,9 @@ class PyRequestReader:
                 self._bulklen = n
             end = pos + self._bulklen
             if len(buf) < end + 2:
-                missing = end + 2 - len(buf)
-                if missing > 65536:
-                    # A big argument: collect the rest without re-joining on every read.
-                    self._need = missing
+                # Collect the rest as it comes and join once: re-joining the buffer on
+                # every read would be quadratic for a bulk that trickles in.
+                self._need = end + 2 - len(buf)
                 return False
             args.append(buf[pos:end])
             self._pos = end + 2
@@ -374,6 +393,9 @@ class PyRequestReader:
 # -- the fast path ---------------------------------------------------------------------------
 
 _PROBE = b"*0\r\n"
+#: ``_LONG_COUNT[k]`` finds a ``*`` followed by more than k digits: in a chunk of a k-digit
+#: length such a count cannot be complete, and hiredis would allocate it up front.
+_LONG_COUNT = [re.compile(rb"\*[0-9]{%d}" % (k + 1)) for k in range(21)]
 
 
 def _hiredis_reader() -> hiredis.Reader:
@@ -419,35 +441,37 @@ class RequestReader:
         self._py.max_bulk_len = value
 
     def pending(self) -> int:
-        """Bytes received and not yet returned as requests (the query buffer)."""
+        """Bytes received and not yet returned as requests."""
         return self._py.pending()
+
+    def query_buffer(self, incoming: int = 0) -> int:
+        return self._py.query_buffer(incoming)
 
     def feed(
         self, data: bytes, max_requests: int = 0
     ) -> tuple[list[list[bytes]], ProtocolError | None]:
         """Parse ``data``; see PyRequestReader.feed. ``max_requests`` forces the slow path.
 
-        The fast path takes a chunk only if hiredis reads it exactly as Redis would:
-        - it starts a multibulk and ends with CRLF (inline or cut short otherwise);
-        - no line starts with ``+ ( = |``: hiredis would return those values as strings
-          (a cheap memchr for the byte first, the two-byte search only if it is there);
-        - every value hiredis returns is a list of bytes: ``b"".join`` refuses ints,
-          None, errors, nested arrays, maps and sets, which are the other RESP types;
-        - a probe ``*0`` fed afterwards comes back as ``[]``: hiredis is at a request
-          boundary, so no request was cut at the chunk's end.
-        Lengths need no check: a complete request in one chunk is far below any limit.
+        The fast path takes a chunk only if hiredis reads it exactly as Redis would (see the
+        module docstring). The screens are ordered by cost: a memchr for a rare byte before
+        the two-byte search, one precompiled regex for long array counts.
         """
         if self._slow or max_requests:
             return self._feed_slow(data, max_requests)
+        n = len(data)
         if (
-            len(data) < 4
+            n < 4
             or data[0] != 42  # '*'
             or data[-1] != 10
             or data[-2] != 13
-            or (43 in data and b"\n+" in data)  # a memchr for the byte first: cheap
+            or (43 in data and b"\n+" in data)
             or (40 in data and b"\n(" in data)
             or (61 in data and b"\n=" in data)
             or (124 in data and b"\n|" in data)
+            or (126 in data and b"\n~" in data)
+            or (62 in data and b"\n>" in data)
+            or _LONG_COUNT[len(str(n))].search(data) is not None
+            or n > self._py.max_bulk_len
         ):
             return self._feed_slow(data, 0)
         hi = self._hi
