@@ -116,6 +116,8 @@ def build_call(node):
         else:
             spec, error = resolve(node, argv)
             if error is not None:
+                if spec is None and argv[0].lower() in _CROSS_PROTOCOL:
+                    return cross_protocol_attack(node, c)
                 return refuse(node, c, spec, argv, error)
         if c.gated:
             reply = _slow_call(node, c, spec, argv)
@@ -139,6 +141,24 @@ def build_call(node):
         return reply
 
     return call
+
+
+#: What an HTTP request looks like as a Redis command (securityWarningCommand).
+_CROSS_PROTOCOL = frozenset((b"post", b"host:"))
+
+
+def cross_protocol_attack(node, c) -> bytes:
+    """Someone sent HTTP to us (cross-protocol scripting): drop the connection at once,
+    without a reply, not even to the earlier commands of the same read, as Redis does."""
+    node.log.warning(
+        "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+        "commands to Redis. This is likely due to an attacker attempting to use Cross "
+        "Protocol Scripting to compromise your Redis instance. Connection aborted."
+    )
+    c.close(abort=True)
+    c.closed = True  # nothing more is written to it
+    c.interrupt = True
+    return b""
 
 
 def _slow_call(node, c, spec, argv: list[bytes]) -> bytes:

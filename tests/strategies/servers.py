@@ -67,9 +67,18 @@ class VermilionCache(CacheUnderTest):
 
     def __init__(self):
         self.node: Node | None = None
+        self._workdir: str | None = None
+
+    def _dir(self) -> str:
+        if self._workdir is None:
+            import tempfile
+
+            self._workdir = tempfile.mkdtemp(prefix="vermilion-cache-")
+        return self._workdir
 
     async def start(self) -> None:
-        self.node = Node(port=self.port, save="", bind="127.0.0.1")
+        # Its own directory: never load (or leave) a dump.rdb in the checkout.
+        self.node = Node(port=self.port, save="", bind="127.0.0.1", dir=self._dir())
         await self.node.start()
         self.port = self.node.port
 

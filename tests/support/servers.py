@@ -48,8 +48,18 @@ def vermilion(**config):
     config.setdefault("port", 0)
     config.setdefault("save", "")
     config.setdefault("enable_debug_command", "yes")
-    with Node(**config).running() as node:
-        yield node
+    workdir = None
+    if "dir" not in config:
+        # Every node gets its own directory, so no test reads or leaves a dump.rdb in the
+        # checkout (a node loads dir/dbfilename at startup, as redis-server does).
+        workdir = tempfile.mkdtemp(prefix="vermilion-node-")
+        config["dir"] = workdir
+    try:
+        with Node(**config).running() as node:
+            yield node
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 class RedisProcess:
