@@ -1,0 +1,1 @@
+"""pytest-benchmark microbenchmarks of the hot path (run with ``--benchmark-only``)."""
