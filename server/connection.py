@@ -329,6 +329,9 @@ class Client(asyncio.Protocol):
         if self.pending is not None:  # what was produced for us earlier goes first
             data = self._take_pending() + data
         if data and not self.closed:
+            hook = self.node.before_reply  # the AOF: commands reach the file before replies
+            if hook is not None and hook(self, data):
+                return  # held; the AOF sends it once the commands are on disk
             self.node.stats.total_net_output_bytes += len(data)
             self.tot_net_out += len(data)
             self.transport.write(data)  # type: ignore[union-attr]
@@ -525,6 +528,8 @@ class Client(asyncio.Protocol):
             if abort:
                 self.transport.abort()
             else:
+                if self.node.before_reply is not None:
+                    self.node.before_reply(self, b"")  # replies the AOF holds go out first
                 self.transport.close()
 
     def is_idle_timed_out(self, now: float, timeout: int) -> bool:

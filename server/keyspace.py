@@ -76,7 +76,9 @@ class Clock:
     def update(self) -> int:
         t = self.source()
         ms = self.ms = int(t * 1000) + self._offset
-        self.lru = (ms // 1000) & self.LRU_MAX
+        lru = (ms // 1000) & self.LRU_MAX
+        if lru != self.lru:  # keep the int object: keys touched in one second share it
+            self.lru = lru
         return ms
 
     def advance(self, ms: int) -> None:
@@ -206,6 +208,8 @@ class Database:
         Returns True if callers must treat the key as missing.
         """
         node = self.node
+        if node.loading:
+            return False  # keyIsExpired: nothing expires while loading (an AOF replays on the keys)
         if node.expire_hides_only:
             # A replica never deletes on its own (its master sends DEL), and nothing is
             # deleted while clients are paused for writes; the key just reads as missing,

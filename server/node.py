@@ -38,8 +38,11 @@ from .commands.table import build_table
 from .config import Config
 from .connection import Client
 from .dispatch import build_call
+from .evict import Evictor
 from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
 from .log import Logger
+from .memory import Memory
+from .persistence.aof import Aof
 from .persistence.snapshots import Snapshots
 from .pubsub import PubSub
 from .watch import Watches
@@ -151,8 +154,19 @@ class Node:
         self.pubsub = PubSub(self)
         #: RDB persistence: SAVE/BGSAVE, save points, loading (server/persistence/snapshots.py).
         self.rdb = Snapshots(self)
+        #: Called by each connection with the reply bytes of a batch before they are sent
+        #: (and with b"" before it closes); True means "held, sent later". Set while the
+        #: AOF is on: the commands reach the file (and the disk under appendfsync always) first.
+        self.before_reply = None
+        #: The append-only file (server/persistence/aof.py).
+        self.aof = Aof(self)
         self.call = build_call(self)
         self._watch_config()
+        #: used_memory (server/memory.py) and maxmemory eviction (server/evict.py).
+        #: ``memory_tracking``: the write path keeps per-database memory accounts.
+        self.memory_tracking = False
+        self.memory = Memory(self)
+        self.evictor = Evictor(self)
 
     # -- configuration hooks ---------------------------------------------------------------
     def _watch_config(self) -> None:
@@ -217,6 +231,8 @@ class Node:
         self.dirty += 1
         if self.watched:
             self.watches.touch(db, key)
+        if self.memory_tracking:
+            self.memory.modified(db, key)
 
     def db_flushed(self, db: Database) -> None:
         """FLUSHDB/FLUSHALL is about to empty ``db`` (signalFlushedDb: WATCH's
@@ -277,7 +293,7 @@ class Node:
 
     def free_memory_if_needed(self) -> bool:
         """Evict until under maxmemory; False if that is impossible (OOM)."""
-        return True
+        return self.evictor.free_memory_if_needed()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> Node:
@@ -319,7 +335,7 @@ class Node:
         self.log.banner(mode, port, self.pid, self.config["always-show-logo"], REDIS_VERSION)
         self.log.warning("Server initialized")
         try:
-            self.rdb.load_at_startup()
+            self.aof.load_data_from_disk()  # the AOF when appendonly is on, else the RDB
         except Exception:  # DataLoadError: logged; the caller exits (python -m server: status 1)
             if self._cron_handle is not None:
                 self._cron_handle.cancel()
@@ -345,6 +361,7 @@ class Node:
             self._cron_handle.cancel()
             self._cron_handle = None
         self.rdb.kill_child()
+        self.aof.shutdown()
         for server in self._servers:
             server.close()
         for c in list(self.clients.values()):
@@ -412,7 +429,9 @@ class Node:
         try:
             yield self
         finally:
-            if self.loop is not None and not self.loop.is_closed():
+            # A node stopped already (SHUTDOWN) may be closing its loop: nothing to ask it.
+            stopped = self._stopped is not None and self._stopped.is_set()
+            if self.loop is not None and not self.loop.is_closed() and not stopped:
                 try:
                     asyncio.run_coroutine_threadsafe(self.stop(), self.loop).result(10)
                 except Exception:
@@ -448,6 +467,8 @@ class Node:
             self.active_expire_cycle()
         self.clients_cron()
         self.rdb.cron()
+        self.aof.cron()
+        self.memory.cron()
         self.ops_metric.track(now, self.total_commands())
         self.net_in_metric.track(now, self.stats.total_net_input_bytes)
         self.net_out_metric.track(now, self.stats.total_net_output_bytes)

@@ -1,8 +1,21 @@
 """Keyspace notifications (notify.c): ``__keyspace@<db>__:<key>`` and ``__keyevent@<db>__:<event>``.
 
-``notify-keyspace-events`` is kept as a bit mask on the node, so a write only pays for a
-notification when some class is enabled. Commands call ``node.notify(db, key, event, cls)``
-with Redis's event name and class letter (``$`` string, ``g`` generic, ``x`` expired...).
+Design note
+-----------
+``notify-keyspace-events`` is kept as a bit mask on the node (``node.notify_flags``), so a
+write only pays for a notification when some class is enabled. Commands call
+``node.notify(db, key, event, cls)`` exactly where Redis calls notifyKeyspaceEvent, with
+Redis's event name and class letter:
+
+``g`` generic (del, expire, rename_from, ...)  ``$`` string  ``l`` list  ``s`` set  ``h`` hash
+``z`` sorted set  ``t`` stream  ``d`` module  ``x`` expired  ``e`` evicted
+``m`` key miss (``keymiss``, fired by read lookups)  ``n`` new key (``new``, fired by
+``Database.set`` when the key was absent -- Redis's dbAdd)
+
+``A`` stands for ``g$lshzxetd``: it does not include ``m`` or ``n``. Nothing is published
+unless ``K`` (keyspace channel) or ``E`` (keyevent channel) is set too. For one event the
+keyspace message goes out before the keyevent message; both go through ``node.publish``,
+so they reach pattern subscribers (``PSUBSCRIBE __key*@*__:*``) like any message.
 """
 
 from __future__ import annotations
@@ -23,30 +36,43 @@ CLASS_BITS = {
     "d": 1 << 12,
     "n": 1 << 13,
 }
+KEYSPACE = CLASS_BITS["K"]
+KEYEVENT = CLASS_BITS["E"]
+NOTIFY_NEW = CLASS_BITS["n"]
+NOTIFY_KEYMISS = CLASS_BITS["m"]
+#: The classes ``A`` stands for.
+ALL_CLASSES = "g$lshzxetd"
 
 
 def flags_to_mask(flags: str) -> int:
-    """The mask for a canonical flag string; 0 unless K or E and some class are set."""
+    """The mask for a flag string; 0 (nothing to do) unless K or E and some class are set."""
     mask = 0
     for ch in flags:
         if ch == "A":
-            for c in "g$lshzxetd":
+            for c in ALL_CLASSES:
                 mask |= CLASS_BITS[c]
         else:
             mask |= CLASS_BITS.get(ch, 0)
-    if not mask & (CLASS_BITS["K"] | CLASS_BITS["E"]):
+    if not mask & (KEYSPACE | KEYEVENT):
         return 0
-    if not mask & ~(CLASS_BITS["K"] | CLASS_BITS["E"]):
+    if not mask & ~(KEYSPACE | KEYEVENT):
         return 0
     return mask
 
 
+#: Event names as bytes, encoded once.
+_EVENT_BYTES: dict[str, bytes] = {}
+
+
 def notify(node, db, key: bytes, event: str, cls: str) -> None:
+    """notifyKeyspaceEvent: publish the keyspace and/or keyevent message for one event."""
     mask = node.notify_flags
     if not mask & CLASS_BITS[cls]:
         return
-    ev = event.encode()
-    if mask & CLASS_BITS["K"]:
+    ev = _EVENT_BYTES.get(event)
+    if ev is None:
+        ev = _EVENT_BYTES[event] = event.encode()
+    if mask & KEYSPACE:
         node.publish(b"__keyspace@%d__:%b" % (db.id, key), ev)
-    if mask & CLASS_BITS["E"]:
+    if mask & KEYEVENT:
         node.publish(b"__keyevent@%d__:%b" % (db.id, ev), key)
