@@ -239,6 +239,17 @@ class Database:
         if new:
             node.notify(self, key, "new", "n")
 
+    def add_unsignalled(self, key: bytes, value) -> None:
+        """dbAdd of a new key without signalModifiedKey or a change count (a BITFIELD whose
+        writes all failed still creates its zeroed key). It is still a new key: SCAN's index
+        and the ``new`` keyspace event see it."""
+        if self.scan_index is not None:
+            self.scan_index.add(key)
+        self.data[key] = value
+        self.lru[key] = self.clock.lru
+        if self.node.notify_flags & NOTIFY_NEW:
+            self.node.notify(self, key, "new", "n")
+
     def replace_value(self, key: bytes, value) -> None:
         """Store a new value for an existing key, keeping its TTL (in-place updates)."""
         self.data[key] = value

@@ -459,16 +459,10 @@ def _bitfield(c, argv, ro: bool) -> bytes:
         c.node.dirty += changes - 1  # the signal above counted one
         notify(c, key, "setbit")
     elif created:
-        _add_quietly(db, key, buf)
+        # Every write failed (OVERFLOW FAIL): Redis still creates the zeroed key, but counts
+        # no change, so it is neither signalled nor propagated.
+        db.add_unsignalled(key, buf)
     return b"".join(out)
-
-
-def _add_quietly(db, key: bytes, value) -> None:
-    """dbAdd without a signal. When every write of a BITFIELD on a new key fails (OVERFLOW
-    FAIL), Redis still creates the zeroed key but counts no change, so it is neither signalled
-    nor propagated."""
-    db.data[key] = value
-    db.lru[key] = db.clock.lru
 
 
 @command("bitfield")

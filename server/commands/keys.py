@@ -481,7 +481,7 @@ def flushdb(c, argv):
     _flush_mode(argv)
     c.node.db_flushed(c.db)  # signalFlushedDb: before the keys go (WATCH looks at them)
     c.node.dirty += c.db.flush()
-    c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
+    c.force_propagate = c.node.propagating  # forceCommandPropagation: even when already empty
     return OK
 
 
@@ -494,7 +494,7 @@ def flushall(c, argv):
         node.db_flushed(db)
         removed += db.flush()
     node.dirty += removed
-    c.force_propagate = True  # forceCommandPropagation: replicated even when already empty
+    c.force_propagate = c.node.propagating  # forceCommandPropagation: even when already empty
     return OK
 
 
