@@ -122,7 +122,6 @@ def info_line(c, current=None, current_argv: list[bytes] | None = None) -> str:
     """One CLIENT LIST line (without the newline). ``current`` is the client asking; its
     line describes the request being executed (``current_argv``)."""
     now = time.time()
-    mono = time.monotonic()
     sub, psub, ssub = subscription_counts(c)
     running = c is current and current_argv is not None
     if running:
@@ -146,7 +145,7 @@ def info_line(c, current=None, current_argv: list[bytes] | None = None) -> str:
     name = c.name.decode("latin-1") if c.name else ""
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
-        f"age={int(now - c.created)} idle={int(mono - c.last_interaction)} flags={flags(c)} "
+        f"age={int(now - c.created)} idle={(c.node.clock.ms - c.last_interaction) // 1000} flags={flags(c)} "
         f"db={c.db.id} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} "
         f"qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem={multi_mem} rbs={rbs} rbp={rbp} "
         f"obl=0 oll=0 omem=0 tot-mem={tot_mem} events=r cmd={cmd} user={user} "

@@ -99,6 +99,7 @@ class Client(asyncio.Protocol):
         "force_propagate",
         "created",
         "last_interaction",
+        "tot_net_in",
         "last_cmd",
         "is_replica",
         "is_master",
@@ -107,9 +108,6 @@ class Client(asyncio.Protocol):
         "no_touch",
         "_read_paused",
         "_flags_extra",
-        "tot_net_in",
-        "tot_net_out",
-        "tot_cmds",
     )
 
     def __init__(self, node: Node):
@@ -156,7 +154,8 @@ class Client(asyncio.Protocol):
         self.rewrite = None
         self.force_propagate = False  # propagate even if the dataset did not change (FLUSHALL)
         self.created = time.time()
-        self.last_interaction = time.monotonic()
+        self.last_interaction = node.clock.ms  # wall-clock ms of the last command batch
+        self.tot_net_in = 0  # bytes read from this client (shows back-pressure in tests)
         self.last_cmd = b"NULL"
         self.is_replica = False
         self.is_master = False
@@ -166,9 +165,6 @@ class Client(asyncio.Protocol):
         self._read_paused = 0
         self._flags_extra = ""
         self.interrupt = False
-        self.tot_net_in = 0
-        self.tot_net_out = 0
-        self.tot_cmds = 0
         self.update_gated()
 
     # -- state -----------------------------------------------------------------------------
@@ -289,7 +285,6 @@ class Client(asyncio.Protocol):
         n = len(data)
         node.stats.total_net_input_bytes += n
         self.tot_net_in += n
-        self.last_interaction = time.monotonic()
         # client-query-buffer-limit, checked like Redis before parsing. Only a client with
         # unparsed bytes can pass it (one read, <= 256 KB, is below the 1 MB minimum), and
         # the reader holds bytes only while on its slow path.
@@ -306,21 +301,16 @@ class Client(asyncio.Protocol):
             return
         reqs, err = self.reader.feed(data)
         if reqs:
-            node.clock.update()
-            call = node.call
+            self.last_interaction = node.clock.update()
             out = self.out = []
-            i = 0
             try:
-                for argv in reqs:
-                    i += 1
-                    out.append(call(self, argv))
-                    if self.interrupt:
-                        self._interrupted(out, reqs, i, err)
-                        return
+                done = node.run_batch(self, reqs, out)
             finally:
                 self.out = None
-            self.tot_cmds += i
-            self.last_cmd = reqs[-1]  # the whole argv: CLIENT LIST shows "client|list"
+            self.last_cmd = reqs[done - 1]  # the whole argv: CLIENT LIST shows "client|list"
+            if self.interrupt:
+                self._interrupted(out, reqs, done, err)
+                return
             self._send(b"".join(out))
         if err is not None:
             self._protocol_error(err)
@@ -333,13 +323,11 @@ class Client(asyncio.Protocol):
             if hook is not None and hook(self, data):
                 return  # held; the AOF sends it once the commands are on disk
             self.node.stats.total_net_output_bytes += len(data)
-            self.tot_net_out += len(data)
             self.transport.write(data)  # type: ignore[union-attr]
 
     # -- everything else -----------------------------------------------------------------------
     def _interrupted(self, out: list[bytes], reqs: list, done: int, err) -> None:
         """A handler flagged something special: finish the batch on the slow path."""
-        self.tot_cmds += done
         self.last_cmd = reqs[done - 1]
         rest = deque(reqs[done:])
         if self.queue:
@@ -414,11 +402,10 @@ class Client(asyncio.Protocol):
                 out.clear()
                 self._protocol_error(argv)
                 return
-            node.clock.update()
+            self.last_interaction = node.clock.update()
             mode = self.reply_mode
             reply = node.call(self, argv)
             self.interrupt = False
-            self.tot_cmds += 1
             self.last_cmd = argv
             if self.reply_mode == mode:
                 # CLIENT REPLY answers for itself; any other command follows the mode.
@@ -532,13 +519,15 @@ class Client(asyncio.Protocol):
                     self.node.before_reply(self, b"")  # replies the AOF holds go out first
                 self.transport.close()
 
-    def is_idle_timed_out(self, now: float, timeout: int) -> bool:
+    def is_idle_timed_out(self, now_ms: int, timeout: int) -> bool:
+        """``timeout`` seconds without a command (replicas, masters, blocked clients and
+        subscribers are exempt, as in Redis's clientsCronHandleTimeout)."""
         return (
             not self.is_replica
             and not self.is_master
             and not self.blocked
             and not self.subscriptions
-            and now - self.last_interaction > timeout
+            and now_ms - self.last_interaction > timeout * 1000
         )
 
     # -- introspection (CLIENT LIST / INFO) ---------------------------------------------------------

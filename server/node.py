@@ -37,7 +37,7 @@ from .blocking import Blocking
 from .commands.table import build_table
 from .config import Config
 from .connection import Client
-from .dispatch import build_call
+from .dispatch import build_call, build_run_batch
 from .evict import Evictor
 from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
 from .log import Logger
@@ -161,6 +161,7 @@ class Node:
         #: The append-only file (server/persistence/aof.py).
         self.aof = Aof(self)
         self.call = build_call(self)
+        self.run_batch = build_run_batch(self)
         self._watch_config()
         #: used_memory (server/memory.py) and maxmemory eviction (server/evict.py).
         #: ``memory_tracking``: the write path keeps per-database memory accounts.
@@ -498,7 +499,7 @@ class Node:
     def clients_cron(self) -> None:
         timeout = self.config["timeout"]
         if timeout:
-            now = time.monotonic()
+            now = self.clock.ms
             for c in list(self.clients.values()):
                 if c.is_idle_timed_out(now, timeout):
                     self.log.verbose("Closing idle client")
