@@ -41,8 +41,16 @@ def integer(n: int) -> bytes:
     return b":%d\r\n" % n
 
 
+#: ``$<n>\r\n`` for the lengths most values have: concatenating a cached header is about a
+#: third cheaper than formatting one (bulk replies are the hottest encoding: GET).
+BULK_HEADERS = [b"$%d\r\n" % n for n in range(1024)]
+
+
 def bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(value), value)
+    n = len(value)
+    if n < 1024:
+        return BULK_HEADERS[n] + value + CRLF
+    return b"$%d\r\n%b\r\n" % (n, value)
 
 
 def simple(text: bytes) -> bytes:

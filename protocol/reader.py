@@ -398,8 +398,13 @@ _PROBE = b"*0\r\n"
 _LONG_COUNT = [re.compile(rb"\*[0-9]{%d}" % (k + 1)) for k in range(21)]
 
 
+#: What hiredis returns when it needs more bytes. Not its default ``False``: a RESP3
+#: boolean ``#f`` line parses to ``False`` too, and would end the loop early.
+_NEED_MORE = object()
+
+
 def _hiredis_reader() -> hiredis.Reader:
-    return hiredis.Reader()
+    return hiredis.Reader(notEnoughData=_NEED_MORE)
 
 
 class RequestReader:
@@ -479,7 +484,7 @@ class RequestReader:
         out = []
         try:
             req = hi.gets()
-            while req is not False:
+            while req is not _NEED_MORE:
                 if req.__class__ is not list:
                     raise ValueError
                 if req:  # "*0" is a request with no command

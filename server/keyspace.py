@@ -62,7 +62,7 @@ class Clock:
     ``lru`` is Redis's LRU clock: seconds, modulo 2**24.
     """
 
-    __slots__ = ("source", "ms", "lru", "_offset")
+    __slots__ = ("source", "ms", "lru", "_offset", "_next_second")
 
     LRU_MAX = (1 << 24) - 1
 
@@ -71,14 +71,15 @@ class Clock:
         self._offset = 0
         self.ms = 0
         self.lru = 0
+        self._next_second = 0
         self.update()
 
     def update(self) -> int:
-        t = self.source()
-        ms = self.ms = int(t * 1000) + self._offset
-        lru = (ms // 1000) & self.LRU_MAX
-        if lru != self.lru:  # keep the int object: keys touched in one second share it
-            self.lru = lru
+        ms = self.ms = int(self.source() * 1000) + self._offset
+        nxt = self._next_second
+        if ms >= nxt or ms < nxt - 1000:  # the LRU clock moves once a second (or jumped back)
+            self.lru = (ms // 1000) & self.LRU_MAX
+            self._next_second = ms - ms % 1000 + 1000
         return ms
 
     def advance(self, ms: int) -> None:

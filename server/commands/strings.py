@@ -28,6 +28,7 @@ What is easy to get wrong, and how it is handled here:
 from __future__ import annotations
 
 from protocol import encoder as enc
+from protocol.encoder import BULK_HEADERS as _BULK_HEADERS
 from protocol.encoder import EMPTY_BULK, OK, ONE, ZERO
 
 from .. import errors as E
@@ -120,7 +121,10 @@ def get(c, argv):
     if v is None:
         return c.proto.null
     if v.__class__ is bytes or v.__class__ is bytearray:
-        return b"$%d\r\n%b\r\n" % (len(v), v)
+        n = len(v)
+        if n < 1024:
+            return _BULK_HEADERS[n] + v + b"\r\n"
+        return b"$%d\r\n%b\r\n" % (n, v)
     raise CommandError(E.WRONGTYPE)
 
 

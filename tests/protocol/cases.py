@@ -43,6 +43,8 @@ ALL_BYTES = bytes(range(256))
 CASES = [
     # -- well-formed multibulk -------------------------------------------------------------------
     Case("multibulk_ping", PING, ((b"PING",),)),
+    # hiredis parses a RESP3 false (#f) to False, its default "need more data" value.
+    Case("resp3_false_line_after_requests", b"*0\r\n#f\r\n" + PING, ((b"#f",), (b"PING",))),
     Case("multibulk_echo", req("ECHO", "hello"), ((b"ECHO", b"hello"),)),
     Case("empty_bulk_argument", req("ECHO", ""), ((b"ECHO", b""),)),
     Case("every_byte_value_in_a_bulk", req("ECHO", ALL_BYTES), ((b"ECHO", ALL_BYTES),)),
