@@ -16,6 +16,7 @@ import sys
 from .config import DEFAULT_PIDFILE, Config, FileError, OpenError
 from .log import Logger
 from .node import REDIS_VERSION, VERMILION_VERSION, Node
+from .persistence import DataLoadError
 
 PROGRAM = "python -m server"
 
@@ -157,6 +158,8 @@ def run(node: Node, pidfile: str) -> int:
                 os._exit(1)
             return
         node.log.from_signal_handler("Received %s scheduling shutdown..." % name)
+        if not node.rdb.shutdown_on_signal(name):  # the final save failed: keep running
+            return
         node.shutdown()
         remove_pidfile(node, pidfile)  # logged between "User requested shutdown" and "bye bye"
 
@@ -170,6 +173,9 @@ def run(node: Node, pidfile: str) -> int:
         except OSError as exc:
             node.log.warning("Warning: %s" % exc.strerror)
             node.log.warning("Failed listening on port %d (TCP), aborting." % node.config["port"])
+            status = 1
+            return
+        except DataLoadError:  # the dataset on disk cannot be loaded; the reason is logged
             status = 1
             return
         await node.serve_forever()

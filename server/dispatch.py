@@ -15,7 +15,8 @@ command, the arity check, the handler, and the commandstats/slowlog bookkeeping:
   checks in processCommand's order and the full post-execution bookkeeping:
 
     unknown command -> arity -> protected command (DEBUG) -> auth (NOAUTH) -> not allowed in
-    MULTI -> OOM -> MISCONF (failed BGSAVE or AOF write) -> RESP2 subscriber context -> LOADING -> BUSY script -> CLIENT PAUSE -> queue inside MULTI
+    MULTI -> OOM -> MISCONF (failed BGSAVE or AOF write) -> NOREPLICAS -> READONLY replica ->
+    RESP2 subscriber context -> MASTERDOWN -> LOADING -> BUSY script -> CLIENT PAUSE -> queue inside MULTI
     -> execute -> propagate (if the dataset changed) -> feed MONITOR clients
 
 The lookup and arity errors come first, so an unauthenticated client sending an unknown
@@ -252,6 +253,7 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
         else:
             for one in rewrite:
                 node.propagate(c.db.id, one)
+        node.replication.client_wrote(c)  # the offset WAIT waits for
     c.rewrite = None
     c.force_propagate = False
     if node.monitors and not (spec.skip_monitor or spec.admin):
@@ -296,12 +298,21 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     if node.aof.denied is not None and (flags.write or spec.name == "ping"):
         # ... or the AOF cannot be written (server/persistence/aof.py).
         return refuse(node, c, spec, argv, E.err("-MISCONF Errors writing to the AOF file: " + node.aof.denied))
+    repl = node.replication
+    if repl.gated:  # NOREPLICAS, READONLY (replication/manager.py)
+        refused = repl.refuse_write(c, flags)
+        if refused is not None:
+            return refuse(node, c, spec, argv, refused)
     if c.resp == 2 and c.subscriptions and spec.name not in _SUBSCRIBER_ALLOWED:
         msg = (
             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
             "are allowed in this context" % spec.fullname
         )
         return refuse(node, c, spec, argv, E.err(msg))
+    if repl.gated:  # MASTERDOWN
+        refused = repl.refuse_stale(c, flags)
+        if refused is not None:
+            return refuse(node, c, spec, argv, refused)
     if node.loading and not flags.loading:
         return refuse(node, c, spec, argv, E.err(E.LOADING))
     if node.busy_script is not None and not spec.allow_busy:

@@ -68,6 +68,12 @@ OOM = "-OOM command not allowed when used memory > 'maxmemory'."
 READONLY = "-READONLY You can't write against a read only replica."
 LOADING = "-LOADING Redis is loading the dataset in memory"
 BUSYKEY = "-BUSYKEY Target key name already exists."
+MISCONF = (
+    "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+    "Commands that may modify the data set are disabled, because this instance is configured to report "
+    "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check "
+    "the Redis logs for details about the RDB error."
+)
 NOT_IN_MULTI = "Command not allowed inside a transaction"
 BIT_OFFSET = "bit offset is not an integer or out of range"
 BIT_VALUE = "bit is not an integer or out of range"

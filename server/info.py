@@ -18,11 +18,12 @@ jemalloc, I/O threads) take the value an idle Redis shows. A subsystem that owns
 counters that other modules keep are read from ``node.stats`` by field name when present,
 so adding a slot to ``Stats`` is enough to make INFO report it.
 
-Memory: Python cannot tell what one key costs, so ``used_memory`` is an estimate built the
-way Redis accounts it: a fixed startup baseline, the client buffers, and the dataset, whose
-size is extrapolated from a sample of keys sized with Redis's allocation rules (jemalloc
-size classes, sds headers, robj and dictEntry sizes). For strings those rules give exactly
-what MEMORY USAGE says in Redis 7.0; for collections they give a plausible figure.
+Memory: ``used_memory`` and its parts are what this process spends on the node, modelled
+with the allocator's rules (``server/memory.py`` explains how); the ``allocator_*`` fields
+and ``used_memory_rss`` are the process's real figures. MEMORY USAGE, below, answers what
+Redis 7.0 would for the same value, sized with Redis's allocation rules (jemalloc size
+classes, sds headers, robj and dictEntry sizes): exact for strings, plausible for
+collections.
 """
 
 from __future__ import annotations
@@ -199,21 +200,10 @@ def clients_section(node) -> Fields:
 
 # -- Memory --------------------------------------------------------------------------------
 
-#: What a freshly started Redis 7.0 has allocated (used_memory_startup).
-STARTUP_MEMORY = 876152
-#: Per connected client: query buffer, reply buffer and the client struct (tot-mem idle).
-CLIENT_MEMORY = 22296
-#: Keys sampled per database to extrapolate the dataset's size.
-DATASET_SAMPLES = 64
-
-
 def rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss if sys.platform == "darwin" else rss * 1024
+    from .memory import rss_bytes
+
+    return rss_bytes()
 
 
 def total_system_memory() -> int:
@@ -223,42 +213,10 @@ def total_system_memory() -> int:
         return 0
 
 
-def dataset_estimate(node) -> int:
-    """Sum over databases: sample some keys, size them, scale to the key count."""
-    total = 0
-    for db in node.dbs:
-        n = len(db.data)
-        if not n:
-            continue
-        sampled = size = 0
-        for key, value in itertools.islice(db.data.items(), DATASET_SAMPLES):
-            size += key_memory(key, value, 5)
-            sampled += 1
-        total += size * n // sampled
-        total += 24 * len(db.expires)
-        total += 8 * table_buckets(n) + 8 * (table_buckets(len(db.expires)) if db.expires else 0)
-    return total
-
-
 def memory_figures(node) -> dict:
-    """used_memory and its parts, shared by INFO memory and MEMORY STATS."""
-    custom = getattr(node, "used_memory", None)
-    clients = len(node.clients) * CLIENT_MEMORY
-    dataset = dataset_estimate(node)
-    overhead = STARTUP_MEMORY + clients
-    used = custom() if callable(custom) else overhead + dataset
-    dataset = max(used - overhead, 0)
-    peak = max(getattr(node, "stat_peak_memory", 0) or 0, used)
-    node.stat_peak_memory = peak
-    return {
-        "used": used,
-        "peak": peak,
-        "startup": STARTUP_MEMORY,
-        "overhead": overhead,
-        "dataset": dataset,
-        "clients": clients,
-        "rss": rss_bytes(),
-    }
+    """used_memory and its parts, shared by INFO memory and MEMORY STATS: see
+    ``server/memory.py`` for how they are computed."""
+    return node.memory.figures()
 
 
 def _ratio(a: float, b: float) -> str:
@@ -269,8 +227,8 @@ def _ratio(a: float, b: float) -> str:
 def memory_section(node) -> Fields:
     m = memory_figures(node)
     used, rss, peak = m["used"], m["rss"], m["peak"]
-    active = used + used // 12
-    resident = max(rss, active)
+    # The allocator_* fields are the process's real heap (pymalloc + malloc), not the model.
+    allocated, active, resident = m["allocator_allocated"], m["allocator_active"], rss
     maxmemory = node.config["maxmemory"]
     system = total_system_memory()
     net = used - m["startup"]
@@ -286,7 +244,7 @@ def memory_section(node) -> Fields:
         ("used_memory_startup", m["startup"]),
         ("used_memory_dataset", m["dataset"]),
         ("used_memory_dataset_perc", "%.2f%%" % (m["dataset"] * 100.0 / net if net > 0 else 0.0)),
-        ("allocator_allocated", used),
+        ("allocator_allocated", allocated),
         ("allocator_active", active),
         ("allocator_resident", resident),
         ("total_system_memory", system),
@@ -307,21 +265,21 @@ def memory_section(node) -> Fields:
         ("maxmemory", maxmemory),
         ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", node.config["maxmemory-policy"]),
-        ("allocator_frag_ratio", _ratio(active, used)),
-        ("allocator_frag_bytes", active - used),
+        ("allocator_frag_ratio", _ratio(active, allocated)),
+        ("allocator_frag_bytes", active - allocated),
         ("allocator_rss_ratio", _ratio(resident, active)),
         ("allocator_rss_bytes", resident - active),
         ("rss_overhead_ratio", _ratio(rss, resident)),
         ("rss_overhead_bytes", rss - resident),
         ("mem_fragmentation_ratio", _ratio(rss, used)),
         ("mem_fragmentation_bytes", rss - used),
-        ("mem_not_counted_for_evict", 0),
+        ("mem_not_counted_for_evict", used - m["for_eviction"]),
         ("mem_replication_backlog", _stat(node, "mem_replication_backlog")),
         ("mem_total_replication_buffers", _stat(node, "mem_total_replication_buffers")),
         ("mem_clients_slaves", 0),
         ("mem_clients_normal", m["clients"]),
         ("mem_cluster_links", 0),
-        ("mem_aof_buffer", 0),
+        ("mem_aof_buffer", len(node.aof.buf)),
         ("mem_allocator", "libc"),
         ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0),
@@ -342,7 +300,7 @@ def _count_attr(node, name: str) -> int:
 
 @section("persistence")
 def persistence_section(node) -> Fields:
-    s = node.stats
+    rdb = node.rdb.info_fields()  # server/persistence/snapshots.py
     return [
         ("loading", int(bool(node.loading))),
         ("async_loading", 0),
@@ -351,29 +309,21 @@ def persistence_section(node) -> Fields:
         ("current_cow_size_age", 0),
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0),
-        ("current_save_keys_total", 0),
-        ("rdb_changes_since_last_save", node.dirty - getattr(node, "dirty_at_last_save", 0)),
-        ("rdb_bgsave_in_progress", 0),
-        ("rdb_last_save_time", node.lastsave),
-        ("rdb_last_bgsave_status", getattr(s, "rdb_last_bgsave_status", "ok")),
-        ("rdb_last_bgsave_time_sec", getattr(s, "rdb_last_bgsave_time_sec", -1)),
-        ("rdb_current_bgsave_time_sec", -1),
-        ("rdb_saves", getattr(s, "rdb_saves", 0)),
+        ("current_save_keys_total", rdb["current_save_keys_total"]),
+        ("rdb_changes_since_last_save", rdb["rdb_changes_since_last_save"]),
+        ("rdb_bgsave_in_progress", rdb["rdb_bgsave_in_progress"]),
+        ("rdb_last_save_time", rdb["rdb_last_save_time"]),
+        ("rdb_last_bgsave_status", rdb["rdb_last_bgsave_status"]),
+        ("rdb_last_bgsave_time_sec", rdb["rdb_last_bgsave_time_sec"]),
+        ("rdb_current_bgsave_time_sec", rdb["rdb_current_bgsave_time_sec"]),
+        ("rdb_saves", rdb["rdb_saves"]),
         ("rdb_last_cow_size", 0),
-        ("rdb_last_load_keys_expired", getattr(s, "rdb_last_load_keys_expired", 0)),
-        ("rdb_last_load_keys_loaded", getattr(s, "rdb_last_load_keys_loaded", 0)),
-        ("aof_enabled", int(bool(node.config["appendonly"]))),
-        ("aof_rewrite_in_progress", 0),
-        ("aof_rewrite_scheduled", 0),
-        ("aof_last_rewrite_time_sec", -1),
-        ("aof_current_rewrite_time_sec", -1),
-        ("aof_last_bgrewrite_status", "ok"),
-        ("aof_rewrites", getattr(s, "aof_rewrites", 0)),
-        ("aof_rewrites_consecutive_failures", 0),
-        ("aof_last_write_status", "ok"),
-        ("aof_last_cow_size", 0),
+        ("rdb_last_load_keys_expired", rdb["rdb_last_load_keys_expired"]),
+        ("rdb_last_load_keys_loaded", rdb["rdb_last_load_keys_loaded"]),
+        *node.aof.info_fields(),  # server/persistence/aof.py
         ("module_fork_in_progress", 0),
         ("module_fork_last_cow_size", 0),
+        *node.aof.info_size_fields(),  # only while the AOF is on
     ]
 
 

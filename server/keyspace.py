@@ -110,6 +110,12 @@ class Stats:
         "total_forks",
         "latest_fork_usec",
         "errors",
+        # Replication (replication/): full and partial resyncs served, stream bytes in/out.
+        "sync_full",
+        "sync_partial_ok",
+        "sync_partial_err",
+        "total_net_repl_input_bytes",
+        "total_net_repl_output_bytes",
     )
 
     def __init__(self):

@@ -33,6 +33,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from replication import Replication
+
 from .blocking import Blocking
 from .commands.table import build_table
 from .config import Config
@@ -160,6 +162,8 @@ class Node:
         self.before_reply = None
         #: The append-only file (server/persistence/aof.py).
         self.aof = Aof(self)
+        #: Master-replica replication (the replication package): role, backlog, replicas.
+        self.replication = Replication(self)
         self.call = build_call(self)
         self.run_batch = build_run_batch(self)
         self._watch_config()
@@ -209,6 +213,7 @@ class Node:
             or self.monitors
             or self.rdb.writes_denied
             or self.busy_script is not None
+            or self.replication.gated
         )
         for c in self.clients.values():
             c.update_gated()
@@ -224,7 +229,11 @@ class Node:
         return cid
 
     def current_client_is_master(self) -> bool:
-        return False
+        return self.replication.applying
+
+    def rdb_replication_info(self):
+        """The replication AUX fields for an RDB file being written (persistence hook)."""
+        return self.replication.rdb_info()
 
     # -- keyspace events -------------------------------------------------------------------------
     def key_modified(self, db: Database, key: bytes) -> None:
@@ -343,6 +352,7 @@ class Node:
                 self._cron_handle = None
             await self._close_servers()
             raise
+        self.replication.start()
         self.log.notice("Ready to accept connections")
         return self
 
@@ -362,6 +372,7 @@ class Node:
             self._cron_handle.cancel()
             self._cron_handle = None
         self.rdb.kill_child()
+        self.replication.stop()
         self.aof.shutdown()
         for server in self._servers:
             server.close()
@@ -469,6 +480,7 @@ class Node:
         self.clients_cron()
         self.rdb.cron()
         self.aof.cron()
+        self.replication.cron()
         self.memory.cron()
         self.ops_metric.track(now, self.total_commands())
         self.net_in_metric.track(now, self.stats.total_net_input_bytes)
@@ -520,7 +532,7 @@ class Node:
     def unpause(self) -> None:
         self.pause_end = 0.0
         self.pause_all = False
-        self.expire_hides_only = False
+        self.expire_hides_only = self.replication.is_replica  # replicas never expire keys
         self.recompute_gates()
         waiting, self.postponed = self.postponed, []
         for c in waiting:

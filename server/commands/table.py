@@ -33,6 +33,9 @@ COMMAND_MODULES = (
     "scripting",
     "connection",
     "admin",
+    "persistence",
+    "replication",
+    "aof",
     "configcmd",
     "introspection",
 )

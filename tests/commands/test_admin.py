@@ -289,7 +289,7 @@ def test_debug_populate_error_protocol_and_refusals(node):
         assert c.call("GET", "p:0") == b"$10\r\nvalue:0\x00\x00\x00\r\n"
         assert c.call("DEBUG", "ERROR", "BOOM it broke") == b"-BOOM it broke\r\n"
         assert c.call("DEBUG", "PROTOCOL", "bignum") == b"$37\r\n1234567999999999999999999999999999999\r\n"
-        assert c.call("DEBUG", "RELOAD").startswith(b"-ERR DEBUG RELOAD is not supported")
+        assert c.call("DEBUG", "STRUCTSIZE").startswith(b"-ERR DEBUG STRUCTSIZE is not supported")
         assert c.call("DEBUG", "NOSUCH") == (
             b"-ERR unknown subcommand or wrong number of arguments for 'NOSUCH'. Try DEBUG HELP.\r\n"
         )

@@ -1,0 +1,800 @@
+"""Memory accounting: what ``used_memory`` means in a Python process, and how it is kept.
+
+Design note
+-----------
+Redis counts every byte it asks its allocator for (zmalloc). A Python program cannot do
+that per node -- objects come from the interpreter's allocator, shared by everything in
+the process -- so Vermilion *models* its allocations, with the allocator's real rules, and
+checks the model against the real allocator in the tests (``tests/memory``)::
+
+    used_memory = startup + clients + tables + dataset
+
+``startup``  The allocator's in-use bytes when the node was created (``allocator_in_use``:
+             pymalloc's allocated blocks plus glibc malloc's in-use chunks): the
+             interpreter, the code, and whatever else the process held then (for
+             ``python -m server`` about 10 MB; for a node embedded in a program, that
+             program's heap too). It is Redis's ``used_memory_startup``.
+``clients``  ``CLIENT_COST`` per connection (the Client, its reader and transport state).
+``tables``   Per database, what the key dicts really take (``sys.getsizeof`` of ``data``,
+             ``expires`` and ``lru``: the hash tables with their free slots, exact and
+             O(1)), one int object per expiry time (and per LFU field; LRU clocks are
+             one int per second, shared), and the key lists kept to draw random keys
+             (``KeyIndex``). Python never shrinks a dict
+             on deletion, so the cron shrinks a table that is less than 10% full
+             (``shrink_tables``), like Redis's tryResizeHashTables.
+``dataset``  Per key: the key's ``bytes`` object plus its value (``value_cost``). A
+             ``bytes`` value costs exactly ``33 + len`` rounded up to pymalloc's 16-byte
+             size classes (512 bytes and below) or to glibc's chunk size; a collection
+             costs its container (``getsizeof``: dict/set tables, deque blocks) plus its
+             length times the average cost of its first ``SAMPLE`` elements.
+
+How the dataset figure is kept depends on whether something needs it to be exact and
+current, i.e. whether eviction is possible (``maxmemory`` set, or an LFU policy):
+
+* **Tracked** (``Memory.track(cls)``): each database is switched to ``TrackedDatabase``,
+  a subclass whose ``set``/``replace_value``/``_delete``/``set_expire``/``flush``/
+  ``swap_contents`` update that database's ``Account`` as they go (the old value's cost out,
+  the new one's in). Values that change in place (collections, ``bytearray``) keep their
+  last cost in ``Account.mutable``. ``Node.key_modified`` -- the one call every write
+  makes, sometimes before the change -- only notes the key (``Account.pending``); the next
+  ``used()`` (the OOM gate of the next write command, INFO, the cron) re-costs the noted
+  keys, once each, after their commands are done. A key's share is thus the cost of its
+  value as of its last write: errors in the estimate of a big collection never accumulate.
+  ``used()`` is a sum of per-database numbers plus a few ``getsizeof`` calls: cheap enough
+  to check before every write command. Code that writes ``db.data`` directly (the RDB loader, a
+  quiet BITFIELD) is caught by ``used()``: a replaced dict is recounted, a key count that
+  moved is corrected with the average key cost.
+* **Untracked** (default, ``maxmemory 0``): nothing is paid on the write path (the
+  databases are plain ``Database`` objects). INFO and MEMORY STATS extrapolate the dataset
+  from ``DATASET_SAMPLES`` random keys per database, sized with the same ``value_cost``.
+
+Turning tracking on counts every key once (O(keys); about 0.5 s per million keys). Not
+counted: client query/reply buffers, the replication backlog and AOF buffers (Redis leaves
+replica buffers and the AOF buffer out of eviction decisions too), and Python objects made
+while a command runs.
+
+``MEMORY USAGE`` is different on purpose: it answers what Redis 7.0 would answer for the
+same value (jemalloc size classes, sds headers, listpacks; ``server/info.py``), because
+tools compare it across servers; ``used_memory`` is what *this* process spends.
+
+``allocator_in_use`` (pymalloc's statistics through ``_PyObject_DebugMallocStats`` and
+glibc's ``mallinfo2``, about 50 us) and ``rss_bytes`` give the process-wide truth: INFO
+reports them as ``allocator_*`` / ``used_memory_rss``, and the tests compare the model
+with them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import sys
+from itertools import islice
+
+from .keyspace import Database
+
+#: Elements of a collection whose cost is averaged to cost the whole collection.
+SAMPLE = 8
+#: Keys drawn per database to estimate an untracked dataset.
+DATASET_SAMPLES = 64
+#: What one connection costs (Client object, hiredis reader, transport; measured, idle).
+CLIENT_COST = 4096
+#: An int object (LFU fields, collection members): 28 or 32 bytes, the 32-byte size class.
+INT_COST = 32
+#: An expiry time: ``now + ttl`` is made by an addition, which allocates one digit more than
+#: the result keeps (x_add), so these ints sit in the 48-byte size class.
+EXPIRE_COST = 48
+#: A dict is shrunk by the cron when it is less than 1/SHRINK_FILL full...
+SHRINK_FILL = 10
+#: ...and its table takes at least this much (small tables are not worth the copy)...
+SHRINK_MIN_BYTES = 256 * 1024
+#: ...and it holds at most this many keys (the copy stalls the loop ~1 us per key).
+SHRINK_MAX_KEYS = 200_000
+#: Bytes a dict needs per key when right-sized (24-byte entry, index slot, 2/3 load).
+DICT_BYTES_PER_KEY = 42
+
+_getsizeof = sys.getsizeof
+
+
+# -- the allocator model -------------------------------------------------------------------
+
+
+def alloc(n: int) -> int:
+    """What a request of ``n`` bytes takes: pymalloc's 16-byte size classes up to 512
+    bytes, glibc's chunk (``n`` + 8 rounded up to 16) above."""
+    if n <= 512:
+        return (n + 15) & -16
+    return (n + 23) & -16
+
+
+def bytes_cost(b) -> int:
+    """A ``bytes`` object (33 + len), or a ``bytearray`` (56-byte object + its buffer)."""
+    if b.__class__ is bytes:
+        n = 33 + len(b)
+        return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+    capacity = _getsizeof(b) - 56
+    return 64 + (alloc(capacity) if capacity else 0)
+
+
+def element_cost(x) -> int:
+    cls = x.__class__
+    if cls is bytes or cls is bytearray:
+        return bytes_cost(x)
+    if cls is int or cls is float:
+        return INT_COST
+    return value_cost(x)
+
+
+def _average(items) -> float:
+    total = n = 0
+    for x in islice(items, SAMPLE):
+        total += element_cost(x)
+        n += 1
+    return total / n if n else 0.0
+
+
+def _pair_average(pairs) -> float:
+    total = n = 0
+    for k, v in islice(pairs, SAMPLE):
+        total += element_cost(k) + element_cost(v)
+        n += 1
+    return total / n if n else 0.0
+
+
+def _helpers_cost(value) -> int:
+    """The random-draw index (``Picker``) a set or hash may carry: a list, a position map
+    and one int per member."""
+    picker = getattr(value, "_picker", None)
+    if picker is None:
+        return 0
+    items = getattr(picker, "items", ())
+    pos = getattr(picker, "pos", {})
+    return _getsizeof(items) + _getsizeof(pos) + INT_COST * len(pos)
+
+
+def _list_cost(v) -> int:
+    items = v.items
+    return alloc(_getsizeof(v)) + _getsizeof(items) + int(len(items) * _average(items))
+
+
+def _hash_cost(v) -> int:
+    return _getsizeof(v) + int(len(v) * _pair_average(dict.items(v))) + _helpers_cost(v)
+
+
+def _set_cost(v) -> int:
+    return _getsizeof(v) + int(len(v) * _average(v)) + _helpers_cost(v)
+
+
+#: A (score, member) tuple in a sorted set's order (GC header included), and the float.
+_ZSET_TUPLE = 64
+_ZSET_FLOAT = 32
+
+
+def _sorted_list_cost(sl) -> int:
+    """A ``SortedList``: the object, its sublists (pointer arrays, ~1000 items each, with
+    list over-allocation) and the ``_maxes`` index."""
+    n = len(sl)
+    lists = len(sl._lists)
+    return _getsizeof(sl) + 112 + lists * (56 + 16 + 8) + int(n * 8 * 1.125)
+
+
+def _zset_cost(v) -> int:
+    n = len(v.scores)
+    member = _average(v.scores)
+    return (
+        alloc(_getsizeof(v))
+        + _getsizeof(v.scores)
+        + _sorted_list_cost(v.order)
+        + int(n * (member + _ZSET_TUPLE + _ZSET_FLOAT))
+    )
+
+
+def _generic_cost(v) -> int:
+    """A value type this module does not know: the object plus sampled elements."""
+    size = _getsizeof(v)
+    try:
+        n = len(v)
+        items = v.items() if hasattr(v, "items") else iter(v)
+    except TypeError:
+        return size
+    avg = _pair_average(items) if hasattr(v, "items") else _average(items)
+    return size + int(n * avg)
+
+
+_COSTERS: dict = {}
+
+
+def _load_costers() -> None:
+    from .datatypes.hash import RHash
+    from .datatypes.list import RList
+    from .datatypes.set import RSet
+    from .datatypes.zset import ZSet
+
+    _COSTERS.update({RList: _list_cost, RHash: _hash_cost, RSet: _set_cost, ZSet: _zset_cost})
+
+
+def value_cost(v) -> int:
+    """What a value costs in this process (see the module docstring); O(1) for any size."""
+    cls = v.__class__
+    if cls is bytes:
+        n = 33 + len(v)
+        return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+    if cls is bytearray:
+        return bytes_cost(v)
+    if not _COSTERS:
+        _load_costers()
+    coster = _COSTERS.get(cls)
+    if coster is None:
+        for base, fn in _COSTERS.items():
+            if isinstance(v, base):
+                coster = fn
+                break
+        else:
+            coster = _generic_cost
+        _COSTERS[cls] = coster
+    return coster(v)
+
+
+def key_cost(key: bytes) -> int:
+    n = 33 + len(key)
+    return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+
+
+def entry_cost(key: bytes, value) -> int:
+    return key_cost(key) + value_cost(value)
+
+
+# -- the process: RSS and the allocator's own statistics ----------------------------------------
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+    ]
+
+
+class _Allocator:
+    """glibc's mallinfo2 and pymalloc's statistics, where the platform has them."""
+
+    _PYMALLOC = re.compile(rb"# bytes in allocated blocks\s*=\s*([\d,]+)")
+    _ARENAS = re.compile(rb"# arenas allocated current\s*=\s*([\d,]+)")
+
+    def __init__(self):
+        self.libc = None
+        self.mallinfo2 = None
+        self.debug_stats = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+            if hasattr(libc, "mallinfo2"):
+                libc.mallinfo2.restype = _MallInfo2
+                self.mallinfo2 = libc.mallinfo2
+            libc.open_memstream.restype = ctypes.c_void_p
+            libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]
+            libc.fclose.argtypes = [ctypes.c_void_p]
+            libc.free.argtypes = [ctypes.c_void_p]
+            fn = ctypes.pythonapi._PyObject_DebugMallocStats
+            fn.argtypes = [ctypes.c_void_p]
+            fn.restype = ctypes.c_int
+            self.debug_stats = fn
+            self.libc = libc
+        except (OSError, AttributeError):
+            pass
+
+    def pymalloc(self) -> tuple[int, int]:
+        """(bytes in allocated blocks, bytes in arenas) of pymalloc; (0, 0) without it."""
+        if self.debug_stats is None:
+            return 0, 0
+        libc = self.libc
+        buf = ctypes.c_char_p()
+        size = ctypes.c_size_t()
+        fp = libc.open_memstream(ctypes.byref(buf), ctypes.byref(size))
+        if not fp:
+            return 0, 0
+        try:
+            self.debug_stats(fp)
+        finally:
+            libc.fclose(fp)
+        try:
+            text = ctypes.string_at(buf, size.value)
+        finally:
+            libc.free(buf)
+        blocks = self._PYMALLOC.search(text)
+        arenas = self._ARENAS.search(text)
+        used = int(blocks.group(1).replace(b",", b"")) if blocks else 0
+        arena_bytes = int(arenas.group(1).replace(b",", b"")) << 20 if arenas else 0
+        return used, arena_bytes
+
+    def malloc(self) -> tuple[int, int]:
+        """(in-use bytes, bytes obtained from the system) of glibc malloc; (0, 0) without it."""
+        if self.mallinfo2 is None:
+            return 0, 0
+        mi = self.mallinfo2()
+        return mi.uordblks + mi.hblkhd, mi.arena + mi.hblkhd
+
+
+_allocator: _Allocator | None = None
+
+
+def allocator_in_use() -> tuple[int, int]:
+    """The process's (allocated, active) heap bytes: pymalloc's allocated blocks plus
+    malloc's in-use chunks, and the arenas/heap they live in. Process-wide, ~50 us."""
+    global _allocator
+    if _allocator is None:
+        _allocator = _Allocator()
+    py_used, py_arenas = _allocator.pymalloc()
+    c_used, c_heap = _allocator.malloc()
+    if not (py_used or c_used):
+        blocks = sys.getallocatedblocks() * 64  # a rough figure where neither is available
+        return blocks, blocks
+    return py_used + c_used, py_arenas + c_heap
+
+
+# -- random keys ---------------------------------------------------------------------------------
+
+
+class KeyIndex:
+    """Uniform random draws from a dict's keys in O(1), for eviction sampling.
+
+    A list of the keys, built from the dict at the first draw; new keys are appended as
+    they arrive (``add``) and deleted ones stay as "ghosts" that a draw skips. Ghosts keep
+    their key objects alive, so they are counted (``ghost_bytes``) and the list is dropped
+    once they make up an eighth of it -- to be rebuilt, O(n), at the next draw: O(1) per
+    write amortised, and nothing at all while nobody draws. A key deleted and added again
+    may be listed twice until the next rebuild.
+    """
+
+    __slots__ = ("keys", "complete", "ghosts", "ghost_bytes")
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self.keys: list[bytes] = []
+        self.complete = False
+        self.ghosts = 0
+        self.ghost_bytes = 0
+
+    def add(self, key: bytes) -> None:
+        if self.complete:
+            self.keys.append(key)
+
+    def forget(self, cost: int) -> None:
+        """A listed key was deleted; ``cost`` is what its object takes."""
+        if self.complete:
+            self.ghosts += 1
+            self.ghost_bytes += cost
+            if self.ghosts > (len(self.keys) >> 3) + 16:
+                self.clear()
+
+    def bytes(self) -> int:
+        return _getsizeof(self.keys) + self.ghost_bytes
+
+    def _rebuild(self, source: dict) -> list[bytes]:
+        keys = self.keys = list(source)
+        self.complete = True
+        self.ghosts = self.ghost_bytes = 0
+        return keys
+
+    def draw(self, source: dict, random) -> bytes | None:
+        """One key of ``source``, uniformly; None if it is empty."""
+        n = len(source)
+        if not n:
+            return None
+        keys = self.keys
+        if not self.complete or len(keys) < n:
+            keys = self._rebuild(source)
+        for _ in range(64):
+            key = keys[int(random() * len(keys))]
+            if key in source:
+                return key
+        keys = self._rebuild(source)
+        return keys[int(random() * len(keys))]
+
+    def sample(self, source: dict, count: int, random) -> list[bytes]:
+        """``count`` keys of ``source`` (dictGetSomeKeys): all of them if it has no more."""
+        if len(source) <= count:
+            return list(source)
+        draw = self.draw
+        return [draw(source, random) for _ in range(count)]
+
+
+# -- per-database accounts -------------------------------------------------------------------------
+
+
+class Account:
+    """One database's share of ``used_memory`` while tracked (see the module docstring).
+
+    Every change marks the account's database in the node's ``marks`` set; ``Memory.used``
+    brings only the marked ones up to date.
+    """
+
+    __slots__ = (
+        "bytes", "keys", "data", "mutable", "pending", "data_index", "expires_index",
+        "dbid", "marks", "counted",
+    )
+
+    def __init__(self, dbid: int, marks: set):
+        self.dbid = dbid
+        self.marks = marks
+        #: bytes + tables as last added into ``Memory.total``.
+        self.counted = 0
+        self.reset(None)
+
+    def reset(self, data: dict | None) -> None:
+        self.bytes = self.keys = 0
+        #: The ``db.data`` dict this account describes (a loader may swap in another).
+        self.data = data
+        #: Last cost of each value that changes in place (collections, bytearray).
+        self.mutable: dict[bytes, int] = {}
+        #: Keys written since the last ``settle`` (their values may have changed in place).
+        self.pending: set[bytes] = set()
+        self.data_index = KeyIndex()
+        self.expires_index = KeyIndex()
+        self.marks.add(self.dbid)
+
+    def recount(self, db: Database) -> None:
+        """Count every key of ``db`` (tracking starts, or a loader replaced the dicts)."""
+        data = db.data
+        self.reset(data)
+        mutable = self.mutable
+        total = 0
+        for key, value in data.items():
+            cost = value_cost(value)
+            if value.__class__ is not bytes:
+                mutable[key] = cost
+            total += key_cost(key) + cost
+        self.bytes = total
+        self.keys = len(data)
+
+    def catch_up(self, n: int) -> None:
+        """Keys were added or removed behind the account's back (a quiet BITFIELD): assume
+        they cost what an average key costs."""
+        per_key = self.bytes // self.keys if self.keys else 96
+        self.bytes += (n - self.keys) * per_key
+        self.keys = n
+        self.data_index.clear()
+        self.marks.add(self.dbid)
+
+    def _forget(self, key: bytes, old) -> int:
+        cost = self.mutable.pop(key, None) if self.mutable else None
+        return value_cost(old) if cost is None else cost
+
+    def stored(self, key: bytes, old, new) -> None:
+        """``key`` now holds ``new`` (it held ``old``, or nothing)."""
+        if old is None:
+            self.keys += 1
+            self.bytes += key_cost(key)
+            self.data_index.add(key)
+        else:
+            self.bytes -= self._forget(key, old)
+        cost = value_cost(new)
+        self.bytes += cost
+        if new.__class__ is not bytes:
+            self.mutable[key] = cost
+            self.pending.add(key)
+        self.marks.add(self.dbid)
+
+    def removed(self, key: bytes, old) -> None:
+        self.keys -= 1
+        cost = key_cost(key)
+        self.bytes -= cost + self._forget(key, old)
+        self.data_index.forget(cost)
+        self.marks.add(self.dbid)
+
+    def touched(self, key: bytes) -> None:
+        """A write to ``key``; its value may change in place before the command ends."""
+        self.pending.add(key)
+        self.marks.add(self.dbid)
+
+    def settle(self, data: dict) -> None:
+        """Re-cost the values written since the last call that change in place. A
+        ``bytearray`` we have not seen was a ``bytes`` of about its length a moment ago
+        (APPEND, SETRANGE and SETBIT unshare a value without telling the keyspace)."""
+        mutable = self.mutable
+        delta = 0
+        for key in self.pending:
+            value = data.get(key)
+            if value is None or value.__class__ is bytes:
+                continue
+            cost = value_cost(value)
+            old = mutable.get(key)
+            if old is None:
+                old = key_cost(value) if value.__class__ is bytearray else cost
+            mutable[key] = cost
+            delta += cost - old
+        self.pending.clear()
+        self.bytes += delta
+
+
+class TrackedDatabase(Database):
+    """A ``Database`` that keeps its ``Account`` (and the random-key indexes eviction draws
+    from) current. Databases are switched to this class, in place, while memory is
+    tracked; the default configuration runs the plain ``Database`` code."""
+
+    __slots__ = ()
+
+    def _account(self) -> Account:
+        return self.node.memory.accounts[self.id]
+
+    def set(self, key: bytes, value, keepttl: bool = False) -> None:
+        self._account().stored(key, self.data.get(key), value)
+        Database.set(self, key, value, keepttl)
+
+    def replace_value(self, key: bytes, value) -> None:
+        self._account().stored(key, self.data.get(key), value)
+        Database.replace_value(self, key, value)
+
+    def _delete(self, key: bytes) -> None:
+        self._account().removed(key, self.data[key])
+        Database._delete(self, key)
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        account = self._account()
+        if key not in self.expires:
+            account.expires_index.add(key)
+            account.marks.add(self.id)
+        Database.set_expire(self, key, when_ms)
+
+    def persist(self, key: bytes) -> bool:
+        self._account().marks.add(self.id)
+        return Database.persist(self, key)
+
+    def flush(self) -> int:
+        n = Database.flush(self)
+        self._account().reset(self.data)
+        return n
+
+    def swap_contents(self, other: Database) -> None:
+        Database.swap_contents(self, other)
+        accounts = self.node.memory.accounts
+        mine, theirs = accounts[other.id], accounts[self.id]
+        accounts[self.id], accounts[other.id] = mine, theirs
+        mine.dbid, theirs.dbid = self.id, other.id
+        mine.marks.update((self.id, other.id))
+
+
+# -- the node's memory ---------------------------------------------------------------------------
+
+
+def dict_bytes(slots: int) -> int:
+    """``sys.getsizeof`` of a dict whose table has ``slots`` slots (and 2/3 of them as
+    entries): the object, the keys header, the index and the entries."""
+    index = 1 if slots <= 0xFF else 2 if slots <= 0xFFFF else 4 if slots <= 0xFFFFFFFF else 8
+    return 96 + slots * index + (2 * slots // 3) * 24
+
+
+def churn_bytes(n: int) -> int:
+    """What a dict of ``n`` keys takes once it has been resized under churn: deletions
+    leave holes in its entries, so it fills up and Python resizes it for ``3 * n`` slots
+    (GROWTH_RATE), whatever it held before."""
+    if not n:
+        return 0
+    return dict_bytes(max(8, 1 << (3 * n - 1).bit_length()))
+
+
+class Memory:
+    """``used_memory`` and its parts for one node (see the module docstring)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.startup = allocator_in_use()[0]
+        #: Databases whose account changed since ``for_eviction()`` last looked (their ids).
+        self.marks: set[int] = set()
+        self.accounts = [Account(i, self.marks) for i in range(len(node.dbs))]
+        #: Sum of every account's ``counted`` (see ``for_eviction``), while tracking.
+        self.total = 0
+        #: The Database class while tracking (TrackedDatabase or a subclass), else None.
+        self.tracked_class: type | None = None
+        self.lfu = False
+
+    @property
+    def tracking(self) -> bool:
+        return self.tracked_class is not None
+
+    def track(self, cls: type | None, lfu: bool = False) -> None:
+        """Track with databases of class ``cls`` (a TrackedDatabase), or stop (None)."""
+        self.lfu = lfu
+        self.marks.update(range(len(self.accounts)))  # the LFU ints may come or go
+        if cls is self.tracked_class:
+            return
+        was = self.tracked_class
+        self.tracked_class = cls
+        node = self.node
+        for db, account in zip(node.dbs, self.accounts):
+            db.__class__ = cls or Database
+            if cls is None:
+                account.reset(None)
+            elif was is None:
+                account.recount(db)
+            account.counted = 0
+        self.total = 0
+        node.memory_tracking = cls is not None
+
+    def modified(self, db: Database, key: bytes) -> None:
+        """``Node.key_modified`` while tracking: note the key, to re-cost it once its
+        command is done (``Account.settle``). A ``bytes`` value cannot change in place:
+        ``set`` accounted for it already."""
+        value = db.data.get(key)
+        if value is not None and value.__class__ is not bytes:
+            self.accounts[db.id].touched(key)
+
+    # -- the figures ---------------------------------------------------------------------------
+    def _tables(self, db: Database, size=_getsizeof) -> int:
+        """The dicts of one database (measured by ``size``), their int values and our key
+        indexes."""
+        account = self.accounts[db.id]
+        total = size(db.data) + size(db.lru) + account.data_index.bytes() + account.expires_index.bytes()
+        expires = db.expires
+        if expires:
+            total += size(expires) + EXPIRE_COST * len(expires)
+        if self.lfu:
+            total += INT_COST * len(db.lru)
+        return total
+
+    @staticmethod
+    def _planned(d: dict) -> int:
+        """A dict as eviction plans for it: at least its size after a resize under churn."""
+        size = _getsizeof(d)
+        churn = churn_bytes(len(d))
+        return churn if churn > size else size
+
+    def _index_bytes(self) -> int:
+        """The key lists the keyspace keeps (RANDOMKEY's sample, the expiry sweep)."""
+        total = 0
+        for db in self.node.dbs:
+            for name in ("_ksample", "_sweep"):
+                keys = getattr(getattr(db, name, None), "keys", None)
+                if keys:
+                    total += _getsizeof(keys)
+        return total
+
+    def verify(self) -> None:
+        """Catch writes made behind the tracked databases' back: a replaced dict (a loader)
+        is recounted, a changed key count corrected (cron, INFO, before evicting)."""
+        if not self.tracking:
+            return
+        for db, account in zip(self.node.dbs, self.accounts):
+            if db.data is not account.data:
+                account.recount(db)
+            elif account.keys != len(db.data):
+                account.catch_up(len(db.data))
+
+    def for_eviction(self) -> int:
+        """The figure ``maxmemory`` is compared with (tracking only): ``used_memory``, with
+        each dict counted at no less than its size under churn (``churn_bytes``).
+
+        Under eviction every write deletes a key and adds one, and Python resizes a churned
+        dict for three times its keys, twice the room a dict grown by insertions has. Paying
+        for that only when the resize happens would make the key count jump at every resize
+        and never settle; planning for it makes the budget a fixed function of the key
+        count, so eviction settles on one key count and the process stays under
+        ``maxmemory``. A running total: only the databases written since the last call are
+        looked at again (usually one: about a microsecond)."""
+        marks = self.marks
+        if marks:
+            dbs = self.node.dbs
+            accounts = self.accounts
+            total = self.total
+            planned = self._planned
+            for i in marks:
+                account = accounts[i]
+                db = dbs[i]
+                if account.pending:
+                    account.settle(db.data)
+                counted = account.bytes + self._tables(db, planned)
+                total += counted - account.counted
+                account.counted = counted
+            marks.clear()
+            self.total = total
+        return self.startup + CLIENT_COST * len(self.node.clients) + self.total
+
+    def dataset(self) -> int:
+        """Keys and values: tracked, the accounts' sum; untracked, extrapolated from
+        ``DATASET_SAMPLES`` keys per database -- the oldest and the newest half (a dict
+        iterates both ways without copying anything)."""
+        if self.tracking:
+            self.verify()
+            for db, account in zip(self.node.dbs, self.accounts):
+                if account.pending:
+                    account.settle(db.data)
+            return sum(account.bytes for account in self.accounts)
+        total = 0
+        half = DATASET_SAMPLES // 2
+        for db in self.node.dbs:
+            data = db.data
+            n = len(data)
+            if not n:
+                continue
+            if n <= DATASET_SAMPLES:
+                total += sum(entry_cost(k, v) for k, v in data.items())
+                continue
+            size = 0
+            for keys in (islice(data, half), islice(reversed(data), half)):
+                for key in keys:
+                    size += entry_cost(key, data[key])
+            total += size * n // (2 * half)
+        return total
+
+    def overhead(self) -> int:
+        """Everything but the dataset: startup, clients, dict tables, key lists."""
+        node = self.node
+        tables = sum(self._tables(db) for db in node.dbs)
+        return self.startup + CLIENT_COST * len(node.clients) + tables + self._index_bytes()
+
+    def used(self) -> int:
+        """``used_memory``: what the node's objects take now (a full computation)."""
+        return self.overhead() + self.dataset()
+
+    def figures(self) -> dict:
+        """Everything INFO memory and MEMORY STATS show (process-wide probes included)."""
+        node = self.node
+        dataset = self.dataset()
+        overhead = self.overhead()
+        used = overhead + dataset
+        peak = node.stat_peak_memory = max(node.stat_peak_memory, used)
+        allocated, active = allocator_in_use()
+        return {
+            "used": used,
+            # What maxmemory is compared with (Redis: used - mem_not_counted_for_evict).
+            "for_eviction": self.for_eviction() if self.tracking else used,
+            "peak": peak,
+            "startup": self.startup,
+            "overhead": overhead,
+            "dataset": dataset,
+            "clients": CLIENT_COST * len(node.clients),
+            "rss": rss_bytes(),
+            "allocator_allocated": allocated,
+            "allocator_active": active,
+        }
+
+    # -- cron --------------------------------------------------------------------------------------
+    def cron(self) -> None:
+        """Tables emptied by deletions shrunk, accounts checked, the peak recorded."""
+        node = self.node
+        for db in node.dbs:
+            if db.scan_index is None and shrink_tables(db):  # a SCAN index walks these dicts
+                self.marks.add(db.id)
+        if self.tracking:
+            self.verify()
+            used = self.used()
+            if used > node.stat_peak_memory:
+                node.stat_peak_memory = used
+
+
+def _needs_shrink(d: dict) -> bool:
+    size = _getsizeof(d)
+    return size > SHRINK_MIN_BYTES and len(d) <= SHRINK_MAX_KEYS and size > SHRINK_FILL * DICT_BYTES_PER_KEY * (len(d) + 8)
+
+
+def shrink_dict(d: dict) -> None:
+    """Rebuild ``d`` right-sized, keeping the object (others hold references to it) and
+    its order."""
+    copy = dict(d)  # insertion into a fresh dict: sized for len(d)
+    d.clear()
+    d.update(copy)
+
+
+def shrink_tables(db: Database) -> bool:
+    """tryResizeHashTables: shrink each dict of ``db`` that deletions left < 10% full;
+    True if one was."""
+    shrunk = False
+    for d in (db.data, db.expires, db.lru):
+        if _needs_shrink(d):
+            shrink_dict(d)
+            shrunk = True
+    return shrunk
