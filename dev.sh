@@ -40,7 +40,20 @@ ensure_postgres() {
   fi
 }
 
+ensure_build_tools() {
+  # python-lzf (RDB string compression) ships as source only: it needs a compiler and headers.
+  local need=()
+  command -v gcc >/dev/null || need+=(gcc)
+  "$PY" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || need+=(python3-dev)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}" >&2
+    apt_install "${need[@]}"
+  fi
+}
+
 ensure_venv() {
+  ensure_build_tools
   if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -m venv "$VENV" 2>/dev/null; then
       rm -rf "$VENV"
