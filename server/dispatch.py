@@ -253,9 +253,9 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
         else:
             for one in rewrite:
                 node.propagate(c.db.id, one)
-        node.replication.client_wrote(c)  # the offset WAIT waits for
     c.rewrite = None
     c.force_propagate = False
+    node.replication.after_command(c)  # the offset a later WAIT of this client waits for
     if node.monitors and not (spec.skip_monitor or spec.admin):
         from .commands.admin import feed_monitors
 
