@@ -133,7 +133,7 @@ class Database:
 
     __slots__ = (
         "id", "data", "expires", "lru", "node", "clock", "stats", "avg_ttl", "scan_index", "_sweep", "_ksample",
-        "blocking_keys", "touch",
+        "blocking_keys", "touch", "embstr_hint",
     )
 
     def __init__(self, index: int, node: Node):
@@ -151,6 +151,10 @@ class Database:
         self.blocking_keys: dict = {}
         #: False while a CLIENT NO-TOUCH client's command runs: lookups leave access clocks.
         self.touch = True
+        #: key -> value for integer-looking strings Redis keeps as ``embstr`` (INCRBYFLOAT
+        #: results skip tryObjectEncoding). OBJECT ENCODING trusts an entry only while the key
+        #: still holds that very object, so overwrites need no bookkeeping here.
+        self.embstr_hint: dict[bytes, bytes] = {}
         self._sweep = _ExpireSweep()  # walks expires (active expiry)
         self._ksample = _KeySample()  # draws from data (RANDOMKEY, eviction)
 
@@ -308,6 +312,7 @@ class Database:
         self._sweep, other._sweep = other._sweep, self._sweep
         self._ksample, other._ksample = other._ksample, self._ksample
         self.scan_index, other.scan_index = other.scan_index, self.scan_index
+        self.embstr_hint, other.embstr_hint = other.embstr_hint, self.embstr_hint
         for db in (self, other):
             if db.scan_index is not None:
                 db.scan_index.db = db

@@ -344,6 +344,12 @@ def scan(c, argv):
 # -- RENAME COPY MOVE SWAPDB -----------------------------------------------------------------
 
 
+def _carry_embstr_hint(src_db, src_key: bytes, dst_db, dst_key: bytes, value) -> None:
+    """A string object moved or copied keeps its encoding (embstr stays embstr)."""
+    if src_db.embstr_hint.get(src_key) is value:
+        dst_db.embstr_hint[dst_key] = dst_db.data[dst_key]
+
+
 def _rename(c, argv, nx: bool) -> bytes:
     db = c.db
     src, dst = argv[1], argv[2]
@@ -365,6 +371,7 @@ def _rename(c, argv, nx: bool) -> bytes:
     db.set(dst, value)
     if expire is not None:
         db.set_expire(dst, expire)
+    _carry_embstr_hint(db, src, db, dst, value)
     db.delete(src)
     node.dirty = dirty + 1  # one change, as Redis counts it, though both keys were signalled
     _notify(c, db, src, "rename_from")
@@ -415,6 +422,7 @@ def copy(c, argv):
         dst.delete(newkey)  # delete then add, as Redis does: wakes clients blocked on newkey
         node.dirty = dirty
     dst.set(newkey, copy_value(value))
+    _carry_embstr_hint(src, key, dst, newkey, value)
     if expire is not None:
         dst.set_expire(newkey, expire)
     _notify(c, dst, newkey, "copy_to")
@@ -439,6 +447,7 @@ def move(c, argv):
     node = c.node
     dirty = node.dirty
     dst.set(key, value)
+    _carry_embstr_hint(src, key, dst, key, value)
     if expire is not None:
         dst.set_expire(key, expire)
     src.delete(key)
@@ -641,6 +650,8 @@ def object_encoding_cmd(c, argv):
     value = _object_lookup(c, argv)
     if value is None:
         return c.proto.null
+    if c.db.embstr_hint.get(argv[2]) is value:  # an INCRBYFLOAT result: never int-encoded
+        return enc.bulk(b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw")
     return enc.bulk(object_encoding(value, c.node.config))
 
 

@@ -503,6 +503,12 @@ def incrbyfloat(c, argv):
         db.set(key, text)
     else:
         db.replace_value(key, text)
+    if len(text) <= 20 and text.lstrip(b"-").isdigit():
+        # An integer-looking result stays embstr in Redis (no tryObjectEncoding here).
+        hints = db.embstr_hint
+        if len(hints) >= 4096:
+            hints.clear()
+        hints[key] = text
     notify(c, key, "incrbyfloat")
     # Replicas and the AOF get the result, so float formatting can never make them differ.
     rewrite(c, [b"SET", key, text, b"KEEPTTL"])

@@ -534,3 +534,21 @@ PROPAGATION_SCRIPTS = {
 @pytest.mark.parametrize("name", sorted(PROPAGATION_SCRIPTS))
 def test_propagation_and_keyspace_events_match_redis(mirrored, name):
     mirrored.check(*PROPAGATION_SCRIPTS[name])
+
+
+def test_incrbyfloat_results_stay_embstr_through_rename_copy_move(pair):
+    """INCRBYFLOAT skips tryObjectEncoding: an integer-looking result is embstr, and the
+    object keeps that encoding when renamed, copied or moved."""
+    pair.check("SET", "f", "10.5")
+    pair.check("INCRBYFLOAT", "f", "0.5")
+    pair.check("OBJECT", "ENCODING", "f")
+    pair.check("RENAME", "f", "g")
+    pair.check("OBJECT", "ENCODING", "g")
+    pair.check("COPY", "g", "h")
+    pair.check("OBJECT", "ENCODING", "h")
+    pair.check("MOVE", "h", "1")
+    pair.check("SELECT", "1")
+    pair.check("OBJECT", "ENCODING", "h")
+    pair.check("SELECT", "0")
+    pair.check("SET", "g", "11")
+    pair.check("OBJECT", "ENCODING", "g")
