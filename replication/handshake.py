@@ -151,7 +151,11 @@ class Handshake:
     def receive(self, data: bytes) -> list:
         """Feed bytes from the master; returns the events they cause."""
         events: list = []
-        if self.state in (DONE, FAILED):
+        if self.state == DONE:
+            if data:
+                events.append(Stream(data))  # the stream goes on
+            return events
+        if self.state == FAILED:
             return events
         self._buf += data
         while self.state not in (DONE, FAILED):

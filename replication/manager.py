@@ -87,8 +87,11 @@ class Replication:
         self.master_port = 0
         #: True while the upstream link applies its master's commands (they see every key).
         self.applying = False
-        #: Some replication gate can refuse commands (see the module docstring).
+        #: Some replication gate can refuse commands (see the module docstring); the
+        #: settings the gates read, kept current by ``update_gates``.
         self.gated = False
+        self._read_only = self._serve_stale = True
+        self._min_replicas = 0
         self._sink_attached = False
         self._last_cron = 0.0
         self.cron_loops = 0
@@ -127,6 +130,7 @@ class Replication:
             self.create_backlog()
             self.replicas.no_replicas_since = time.time()
         self.update_gates()
+        self._replication_cron()  # Redis's first replicationCron runs at startup
 
     def _saved_history(self):
         """(repl-stream-db, repl-id, repl-offset) from the RDB file loaded at startup."""
@@ -264,11 +268,16 @@ class Replication:
 
     # -- gates -------------------------------------------------------------------------------------
     def update_gates(self) -> None:
+        """Re-read the gates' settings (on a role change and when they are configured)."""
         config = self.node.config
+        self._read_only = bool(config["replica-read-only"])
+        self._serve_stale = bool(config["replica-serve-stale-data"])
+        wanted = config["min-replicas-to-write"]
+        self._min_replicas = wanted if config["min-replicas-max-lag"] else 0
         if self.master_host is not None:
-            gated = config["replica-read-only"] or not config["replica-serve-stale-data"]
+            gated = self._read_only or not self._serve_stale
         else:
-            gated = bool(config["min-replicas-to-write"] and config["min-replicas-max-lag"])
+            gated = bool(self._min_replicas)
         if gated != self.gated:
             self.gated = gated
             self.node.recompute_gates()
@@ -277,43 +286,47 @@ class Replication:
         """NOREPLICAS, then READONLY, for a write (processCommand's order)."""
         if not flags.write:
             return None
-        config = self.node.config
         if self.master_host is None:
-            wanted = config["min-replicas-to-write"]
-            if wanted and config["min-replicas-max-lag"] and self.replicas.good < wanted:
+            if self._min_replicas and self.replicas.good < self._min_replicas:
                 return NOREPLICAS
             return None
-        if config["replica-read-only"] and not c.is_master:
+        if self._read_only and not c.is_master:
             return READONLY
         return None
 
     def refuse_stale(self, c, flags) -> bytes | None:
         """MASTERDOWN: a replica whose link is down refuses commands without the stale flag."""
         if (
-            self.master_host is not None
+            not flags.stale
+            and self.master_host is not None
+            and not self._serve_stale
             and self.upstream.state != CONNECTED
-            and not self.node.config["replica-serve-stale-data"]
-            and not flags.stale
         ):
             return MASTERDOWN
         return None
 
     # -- clients -----------------------------------------------------------------------------------
-    def client_wrote(self, c) -> None:
-        """A command of ``c`` was propagated: WAIT waits for the offset reached now."""
-        self.replicas.woff[c.id] = self.master_repl_offset
+    def after_command(self, c) -> None:
+        """``c`` ran a command: a later WAIT of ``c`` waits for the offset reached now.
+
+        Redis 7.0 records it after every command a client runs (not only writes): a client
+        that ran anything after other clients' writes waits for those too."""
+        if self.backlog is not None:
+            self.replicas.woff[c.id] = self.master_repl_offset
 
     # -- cron ----------------------------------------------------------------------------------------
     def cron(self) -> None:
         """Called by the node's cron (hz times a second)."""
         self.replicas.start_pending_fork()
         self.replicas.reap()
-        now = time.monotonic()
-        if now - self._last_cron >= CRON_PERIOD:
-            self._last_cron = now
-            self.upstream.cron()
-            self.replicas.cron()
-            self.cron_loops += 1
+        if time.monotonic() - self._last_cron >= CRON_PERIOD:
+            self._replication_cron()
+
+    def _replication_cron(self) -> None:
+        self._last_cron = time.monotonic()
+        self.upstream.cron()
+        self.replicas.cron()
+        self.cron_loops += 1
 
     def stop(self) -> None:
         """The node stops: close the links, end any transfer child."""

@@ -82,7 +82,7 @@ class Replica:
     __slots__ = (
         "client", "state", "port", "ip", "capa_eof", "capa_psync2", "pre_psync", "rdb_only",
         "filters", "ack_off", "ack_time", "initial_offset", "out", "out_size", "streaming",
-        "start_on_ack", "stream_written", "soft_since", "transfer",
+        "start_on_ack", "acked_early", "stream_written", "soft_since", "transfer",
     )
 
     def __init__(self, client, req, pre_psync: bool):
@@ -103,6 +103,7 @@ class Replica:
         self.out_size = 0
         self.streaming = False  # stream bytes go to the socket as they come
         self.start_on_ack = False  # online after a diskless payload: stream after the first ACK
+        self.acked_early = False  # that ACK came before we saw the transfer end
         self.stream_written = 0  # stream bytes written since the payload (output limit)
         self.soft_since = 0
         self.transfer = None
@@ -288,8 +289,8 @@ class Replicas:
             waiting.append(r)
         if not waiting:
             return
-        now = time.monotonic()
-        max_idle = max(int(now - r.client.last_interaction) for r in waiting)
+        now_ms = self.node.clock.ms
+        max_idle = max((now_ms - r.client.last_interaction) // 1000 for r in waiting)
         max_replicas = config["repl-diskless-sync-max-replicas"]
         if (
             not config["repl-diskless-sync"]
@@ -403,7 +404,7 @@ class Replicas:
         r.ack_time = int(time.time())
         self.refresh_good()
         node.log.notice("Synchronization with replica %s succeeded" % r.name)
-        if stream_now:
+        if stream_now or r.acked_early:
             self._start_stream(r)
         else:
             r.start_on_ack = True
@@ -490,6 +491,10 @@ class Replicas:
         r.ack_time = int(time.time())
         if r.start_on_ack and r.state == ONLINE:
             self._start_stream(r)
+        elif r.state == WAIT_BGSAVE_END and r.transfer is not None and r.transfer.kind == "socket":
+            # The replica read the whole payload before we saw the child finish (Redis
+            # checks for the child here): start its stream as soon as we do.
+            r.acked_early = True
         if self.waiting:
             self._schedule_waiters_check()
 

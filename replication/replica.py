@@ -36,6 +36,7 @@ from server.connection import Client
 
 from . import handshake as hs
 from .rdbinfo import aux_history
+from .stream import StreamReader
 
 NONE = "none"
 CONNECT = "connect"
@@ -140,6 +141,9 @@ class MasterLink(asyncio.Protocol):
         #: Stream bytes applied but not yet fed to our backlog/replicas, from ``proxied``.
         self.unproxied = bytearray()
         self.proxied = 0
+        #: The commands of the stream, with their sizes; ``parsed``: the offset reached.
+        self.reader = StreamReader()
+        self.parsed = 0
         self._paused = False
 
     # -- asyncio ---------------------------------------------------------------------------------
@@ -203,35 +207,34 @@ class MasterLink(asyncio.Protocol):
     def stream(self, data: bytes) -> None:
         c = self.client
         c.read_reploff += len(data)
-        c.last_interaction = time.monotonic()
+        c.last_interaction = c.node.clock.update()
         self.unproxied += data
-        self.apply(data)
+        self.reader.feed(data)
+        self.apply()
 
-    def apply(self, data: bytes = b"") -> None:
+    def apply(self) -> None:
         """Run every complete command received (processInputBuffer for the master)."""
         c = self.client
         node = c.node
         repl = self.upstream.repl
-        reader = c.reader
+        reader = self.reader
         call = node.call
         node.clock.update()
         repl.applying = True
         try:
             while not c.postponed and not self.closed and not c.closed:
-                reqs, err = reader.feed(data, 1)
-                data = b""
-                if err is not None:
-                    node.log.warning("Protocol error (%s) from client: %s. Closing the connection with the master."
-                                     % (err.reason, self.upstream.master_name))
-                    self.close()
+                item = reader.next()
+                if item is None:
+                    err = reader.error
+                    if err is not None:
+                        node.log.warning("Protocol error (%s) from client: %s. Closing the connection with the "
+                                         "master." % (err.reason, self.upstream.master_name))
+                        self.close()
                     break
-                if not reqs:
-                    break
-                argv = reqs[0]
-                end = c.read_reploff - reader.pending()
+                argv, size = item
+                end = self.parsed = self.parsed + size
                 call(c, argv)
                 c.interrupt = False
-                c.tot_cmds += 1
                 c.last_cmd = argv
                 if c.postponed:
                     c._postponed_at = end
@@ -492,7 +495,7 @@ class Upstream:
         dbid = history[0] if history is not None else 0
         client = MasterClient(node, link, replid, offset, dbid)
         link.client = client
-        link.proxied = offset
+        link.proxied = link.parsed = offset
         self.state = CONNECTED
         self.down_since = 0.0
         # A full resynchronisation starts a new history: the master's.
@@ -552,7 +555,7 @@ class Upstream:
         self.cached = None
         client = MasterClient(node, link, cached.replid, cached.reploff, cached.dbid)
         link.client = client
-        link.proxied = cached.reploff
+        link.proxied = link.parsed = cached.reploff
         self.state = CONNECTED
         self.down_since = 0.0
         node.log.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
@@ -613,9 +616,18 @@ class Upstream:
             self.cached = None
 
     def drop_master(self) -> None:
-        """freeClient(server.master): close an established link (the master is cached)."""
-        if self.state == CONNECTED and self.link is not None:
-            self.link.close()
+        """freeClient(server.master): close an established link, caching the master's state
+        first, so that the next PSYNC (maybe to another master) can be partial."""
+        link = self.link
+        if self.state != CONNECTED or link is None:
+            return
+        client = link.client
+        self.link = None
+        self._cache_master(client)
+        link.close()
+        client.connection_lost(None)
+        self.state = CONNECT
+        self.down_since = time.time()
 
     def cancel_handshake(self) -> None:
         """cancelReplicationHandshake(0): abandon an attempt in progress."""
@@ -659,7 +671,7 @@ class Upstream:
             self._reconnect_after_failure()
             return
         master = self.master
-        if master is not None and time.monotonic() - master.last_interaction > timeout:
+        if master is not None and node.clock.ms - master.last_interaction > timeout * 1000:
             node.log.warning("MASTER timeout: no data nor PING received...")
             self.link.close()
             return

@@ -59,7 +59,7 @@ def _replica_fields(node, repl) -> list:
         ("master_host", repl.master_host),
         ("master_port", repl.master_port),
         ("master_link_status", "up" if up.connected else "down"),
-        ("master_last_io_seconds_ago", int(time.monotonic() - master.last_interaction) if master is not None else -1),
+        ("master_last_io_seconds_ago", (node.clock.ms - master.last_interaction) // 1000 if master is not None else -1),
         ("master_sync_in_progress", int(up.state == "sync")),
         ("slave_read_repl_offset", read_off),
         ("slave_repl_offset", applied_off),

@@ -287,11 +287,12 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     flags = multi if multi is not None and spec.fullname == "exec" else spec
     if multi is not None and spec.no_multi:
         return refuse(node, c, spec, argv, E.err(E.NOT_IN_MULTI))
-    if node.config["maxmemory"] and (
+    # Evict before every command, as performEvictions does; only writes that may grow the
+    # dataset (and anything queued in MULTI) are refused when nothing more can go.
+    if node.config["maxmemory"] and not node.free_memory_if_needed() and (
         flags.denyoom or (multi is not None and spec.fullname not in _OOM_EXEMPT_IN_MULTI)
     ):
-        if not node.free_memory_if_needed():
-            return refuse(node, c, spec, argv, E.err(E.OOM))
+        return refuse(node, c, spec, argv, E.err(E.OOM))
     if node.rdb.writes_denied and (flags.write or spec.name == "ping"):
         # writeCommandsDeniedByDiskError: the last BGSAVE failed (MISCONF).
         return refuse(node, c, spec, argv, E.err(E.MISCONF))

@@ -215,6 +215,7 @@ class Evictor:
         self.configure()
         if not value:
             return
+        self.node.memory.verify()
         used = self.node.memory.for_eviction()
         if value < used:
             self.node.log.warning(
@@ -251,7 +252,6 @@ class Evictor:
         if not maxmemory or not self._safe():
             return EVICT_OK
         memory = self.node.memory
-        memory.verify()
         used = memory.for_eviction()
         if used <= maxmemory:
             self._note_exceeded(False)
@@ -259,8 +259,14 @@ class Evictor:
         if self.policy == "noeviction":
             self._note_exceeded(True)
             return EVICT_FAIL
+        start = _perf_ns()
         result = self._evict(used - maxmemory)
         self._note_exceeded(result != EVICT_OK)
+        threshold = self.node.config["latency-monitor-threshold"]
+        if threshold:
+            from .commands.admin import latency_add_sample_if_needed
+
+            latency_add_sample_if_needed(self.node, "eviction-cycle", (_perf_ns() - start) // 1_000_000)
         return result
 
     def _evict(self, to_free: int) -> int:
@@ -303,6 +309,11 @@ class Evictor:
             node.notify(db, key, "evicted", "e")
         if node.propagating:
             node.propagate(db.id, [b"UNLINK" if self.lazy else b"DEL", key])
+
+    def exceeded_ms(self, total: bool) -> int:
+        """INFO's total_/current_eviction_exceeded_time: time spent above maxmemory."""
+        current = time.monotonic() - self.exceeded_since if self.exceeded_since else 0.0
+        return int(((self.exceeded_total if total else 0.0) + current) * 1000)
 
     def _note_exceeded(self, exceeded: bool) -> None:
         now = time.monotonic()

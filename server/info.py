@@ -362,6 +362,8 @@ def stats_section(node) -> Fields:
         "instantaneous_input_repl_kbps": "%.2f" % (getattr(s, "instantaneous_input_repl_kbps", 0.0)),
         "instantaneous_output_repl_kbps": "%.2f" % (getattr(s, "instantaneous_output_repl_kbps", 0.0)),
         "expired_stale_perc": "%.2f" % (s.expired_stale_perc * 100),
+        "total_eviction_exceeded_time": node.evictor.exceeded_ms(total=True),
+        "current_eviction_exceeded_time": node.evictor.exceeded_ms(total=False),
         "pubsub_channels": _pubsub_count(node, "channels"),
         "pubsub_patterns": _pubsub_count(node, "patterns"),
         "pubsubshard_channels": _pubsub_count(node, "shard_channels"),

@@ -245,6 +245,8 @@ class Database:
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
+        if self.embstr_hint:  # small byte strings are shared objects: identity alone is not enough
+            self.embstr_hint.pop(key, None)
         self.lru[key] = self.clock.lru
         node.key_modified(self, key)
         if new:
@@ -278,6 +280,8 @@ class Database:
         del self.data[key]
         if self.expires:
             self.expires.pop(key, None)
+        if self.embstr_hint:
+            self.embstr_hint.pop(key, None)
         self.lru.pop(key, None)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
@@ -295,6 +299,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self.lru = {}
+        self.embstr_hint = {}
         self.avg_ttl = 0
         self.scan_index = None
         self._sweep = _ExpireSweep()

@@ -4,63 +4,73 @@ Design note
 -----------
 Redis counts every byte it asks its allocator for (zmalloc). A Python program cannot do
 that per node -- objects come from the interpreter's allocator, shared by everything in
-the process -- so Vermilion *models* its allocations, with the allocator's real rules, and
-checks the model against the real allocator in the tests (``tests/memory``)::
+the process -- so Vermilion *models* its allocations with the allocator's real rules, and
+the tests check the model against the real allocator and RSS (``tests/memory``)::
 
     used_memory = startup + clients + tables + dataset
 
 ``startup``  The allocator's in-use bytes when the node was created (``allocator_in_use``:
              pymalloc's allocated blocks plus glibc malloc's in-use chunks): the
-             interpreter, the code, and whatever else the process held then (for
-             ``python -m server`` about 10 MB; for a node embedded in a program, that
-             program's heap too). It is Redis's ``used_memory_startup``.
+             interpreter, the code, and whatever else the process held then (about 20 MB
+             for ``python -m server``; for a node embedded in a program, that program's
+             heap too). It is Redis's ``used_memory_startup``.
 ``clients``  ``CLIENT_COST`` per connection (the Client, its reader and transport state).
-``tables``   Per database, what the key dicts really take (``sys.getsizeof`` of ``data``,
-             ``expires`` and ``lru``: the hash tables with their free slots, exact and
-             O(1)), one int object per expiry time (and per LFU field; LRU clocks are
-             one int per second, shared), and the key lists kept to draw random keys
-             (``KeyIndex``). Python never shrinks a dict
-             on deletion, so the cron shrinks a table that is less than 10% full
-             (``shrink_tables``), like Redis's tryResizeHashTables.
+``tables``   Per database, what the key dicts take (``sys.getsizeof`` of ``data``,
+             ``expires`` and ``lru``: the hash tables with their free slots; exact, O(1)),
+             an int object per expiry time (and per LFU field; an LRU clock is one int per
+             second, shared by the keys touched in it), the key lists eviction draws from
+             (``KeyIndex``) and the keyspace's own sample lists. Python never shrinks a
+             dict on deletion, so the cron shrinks a table left less than 10% full
+             (``shrink_tables``), as Redis's tryResizeHashTables does.
 ``dataset``  Per key: the key's ``bytes`` object plus its value (``value_cost``). A
              ``bytes`` value costs exactly ``33 + len`` rounded up to pymalloc's 16-byte
-             size classes (512 bytes and below) or to glibc's chunk size; a collection
-             costs its container (``getsizeof``: dict/set tables, deque blocks) plus its
-             length times the average cost of its first ``SAMPLE`` elements.
+             size classes (up to 512 bytes) or to glibc's chunk size (nothing for the
+             shared empty and one-byte objects); a collection costs
+             its container (``getsizeof``: dict and set tables, deque blocks) plus its
+             length times the average cost of its first ``SAMPLE`` elements: O(1).
 
-How the dataset figure is kept depends on whether something needs it to be exact and
-current, i.e. whether eviction is possible (``maxmemory`` set, or an LFU policy):
+Measured against the allocator (tests and bench/README.md), this model is within 3% for
+strings, hashes, lists, sets and sorted sets, small or big, and within 10% of RSS growth.
 
-* **Tracked** (``Memory.track(cls)``): each database is switched to ``TrackedDatabase``,
-  a subclass whose ``set``/``replace_value``/``_delete``/``set_expire``/``flush``/
-  ``swap_contents`` update that database's ``Account`` as they go (the old value's cost out,
-  the new one's in). Values that change in place (collections, ``bytearray``) keep their
-  last cost in ``Account.mutable``. ``Node.key_modified`` -- the one call every write
-  makes, sometimes before the change -- only notes the key (``Account.pending``); the next
-  ``used()`` (the OOM gate of the next write command, INFO, the cron) re-costs the noted
-  keys, once each, after their commands are done. A key's share is thus the cost of its
-  value as of its last write: errors in the estimate of a big collection never accumulate.
-  ``used()`` is a sum of per-database numbers plus a few ``getsizeof`` calls: cheap enough
-  to check before every write command. Code that writes ``db.data`` directly (the RDB loader, a
-  quiet BITFIELD) is caught by ``used()``: a replaced dict is recounted, a key count that
-  moved is corrected with the average key cost.
+How the dataset figure is kept depends on whether eviction is possible (``maxmemory`` set,
+or an LFU policy, which needs the LFU database class anyway):
+
+* **Tracked** (``Memory.track``): each database is switched, in place, to
+  ``TrackedDatabase``, whose ``set``/``replace_value``/``_delete``/``set_expire``/
+  ``persist``/``flush``/``swap_contents`` keep that database's ``Account`` current (the old
+  value's cost out, the new one's in). Values that change in place (collections,
+  ``bytearray``) keep their last cost in ``Account.mutable``; ``Node.key_modified`` -- the
+  call every write makes, sometimes before the change -- only notes the key
+  (``Account.pending``), and the next look at the figure (the OOM gate of the next write
+  command, INFO, the cron) re-costs each noted key once, after its command is done. A
+  key's share is thus the cost of its value as of its last write, so errors in the
+  estimate of a big collection never accumulate. Every change marks its database; the
+  eviction figure (``for_eviction``) is a running total that only looks again at marked
+  databases (usually one: about a microsecond). Code that writes ``db.data`` directly
+  (the RDB loader, a quiet BITFIELD) is caught by ``verify`` (in the cron, so within one
+  tick, and for INFO): a replaced dict or a large change is recounted, a small one
+  corrected with the average key cost.
 * **Untracked** (default, ``maxmemory 0``): nothing is paid on the write path (the
   databases are plain ``Database`` objects). INFO and MEMORY STATS extrapolate the dataset
-  from ``DATASET_SAMPLES`` random keys per database, sized with the same ``value_cost``.
+  from ``DATASET_SAMPLES`` keys per database, sized with the same ``value_cost``.
 
-Turning tracking on counts every key once (O(keys); about 0.5 s per million keys). Not
-counted: client query/reply buffers, the replication backlog and AOF buffers (Redis leaves
-replica buffers and the AOF buffer out of eviction decisions too), and Python objects made
-while a command runs.
+Turning tracking on counts every key once (O(keys): 0.3 s per million small keys). Not
+counted: client query/reply buffers, the replication backlog and AOF buffers, and Python
+objects made while a command runs.
+
+Eviction compares ``maxmemory`` with ``for_eviction()``, which plans each dict at its size
+under churn and each key index at its largest (see there): a key count that settles
+instead of jumping at every dict resize. INFO shows the difference as a negative
+``mem_not_counted_for_evict`` (Redis evicts when ``used_memory -
+mem_not_counted_for_evict`` exceeds ``maxmemory``).
 
 ``MEMORY USAGE`` is different on purpose: it answers what Redis 7.0 would answer for the
 same value (jemalloc size classes, sds headers, listpacks; ``server/info.py``), because
 tools compare it across servers; ``used_memory`` is what *this* process spends.
 
 ``allocator_in_use`` (pymalloc's statistics through ``_PyObject_DebugMallocStats`` and
-glibc's ``mallinfo2``, about 50 us) and ``rss_bytes`` give the process-wide truth: INFO
-reports them as ``allocator_*`` / ``used_memory_rss``, and the tests compare the model
-with them.
+glibc's ``mallinfo2``, about 50 us, process-wide) and ``rss_bytes`` are the truth the
+model is checked against; INFO reports them as ``allocator_*`` and ``used_memory_rss``.
 """
 
 from __future__ import annotations
@@ -74,8 +84,9 @@ from itertools import islice
 
 from .keyspace import Database
 
-#: Elements of a collection whose cost is averaged to cost the whole collection.
-SAMPLE = 8
+#: Elements of a collection whose cost is averaged to cost the whole collection (a
+#: collection of at most that many is costed element by element).
+SAMPLE = 32
 #: Keys drawn per database to estimate an untracked dataset.
 DATASET_SAMPLES = 64
 #: What one connection costs (Client object, hiredis reader, transport; measured, idle).
@@ -108,11 +119,19 @@ def alloc(n: int) -> int:
     return (n + 23) & -16
 
 
+def sized(length: int) -> int:
+    """A ``bytes`` object of ``length`` bytes: 33 + length, allocated. The empty and the
+    one-byte objects are the interpreter's shared singletons: nothing."""
+    if length < 2:
+        return 0
+    n = 33 + length
+    return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+
+
 def bytes_cost(b) -> int:
-    """A ``bytes`` object (33 + len), or a ``bytearray`` (56-byte object + its buffer)."""
+    """A ``bytes`` object, or a ``bytearray`` (56-byte object + its buffer)."""
     if b.__class__ is bytes:
-        n = 33 + len(b)
-        return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+        return sized(len(b))
     capacity = _getsizeof(b) - 56
     return 64 + (alloc(capacity) if capacity else 0)
 
@@ -218,8 +237,7 @@ def value_cost(v) -> int:
     """What a value costs in this process (see the module docstring); O(1) for any size."""
     cls = v.__class__
     if cls is bytes:
-        n = 33 + len(v)
-        return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+        return sized(len(v))
     if cls is bytearray:
         return bytes_cost(v)
     if not _COSTERS:
@@ -237,8 +255,7 @@ def value_cost(v) -> int:
 
 
 def key_cost(key: bytes) -> int:
-    n = 33 + len(key)
-    return (n + 15) & -16 if n <= 512 else (n + 23) & -16
+    return sized(len(key))
 
 
 def entry_cost(key: bytes, value) -> int:
@@ -384,6 +401,14 @@ class KeyIndex:
     def bytes(self) -> int:
         return _getsizeof(self.keys) + self.ghost_bytes
 
+    def planned_bytes(self, n: int) -> int:
+        """The most this index takes for a dict of ``n`` keys: ``n`` keys and the ghosts
+        allowed before it is dropped (list over-allocation included), each ghost costing
+        what the ghosts so far cost on average."""
+        ghosts = (n >> 3) + 16
+        per_ghost = self.ghost_bytes // self.ghosts if self.ghosts else 48
+        return 56 + (n + ghosts) * 9 + ghosts * per_ghost
+
     def _rebuild(self, source: dict) -> list[bytes]:
         keys = self.keys = list(source)
         self.complete = True
@@ -462,8 +487,8 @@ class Account:
         self.keys = len(data)
 
     def catch_up(self, n: int) -> None:
-        """Keys were added or removed behind the account's back (a quiet BITFIELD): assume
-        they cost what an average key costs."""
+        """A few keys were added or removed behind the account's back (a quiet BITFIELD):
+        assume they cost what an average key costs."""
         per_key = self.bytes // self.keys if self.keys else 96
         self.bytes += (n - self.keys) * per_key
         self.keys = n
@@ -514,7 +539,7 @@ class Account:
             cost = value_cost(value)
             old = mutable.get(key)
             if old is None:
-                old = key_cost(value) if value.__class__ is bytearray else cost
+                old = sized(len(value)) if value.__class__ is bytearray else cost
             mutable[key] = cost
             delta += cost - old
         self.pending.clear()
@@ -634,24 +659,32 @@ class Memory:
             self.accounts[db.id].touched(key)
 
     # -- the figures ---------------------------------------------------------------------------
-    def _tables(self, db: Database, size=_getsizeof) -> int:
-        """The dicts of one database (measured by ``size``), their int values and our key
-        indexes."""
+    def _tables(self, db: Database) -> int:
+        """The dicts of one database, their int values and our key indexes, as they are."""
         account = self.accounts[db.id]
-        total = size(db.data) + size(db.lru) + account.data_index.bytes() + account.expires_index.bytes()
+        total = _getsizeof(db.data) + _getsizeof(db.lru) + account.data_index.bytes() + account.expires_index.bytes()
         expires = db.expires
         if expires:
-            total += size(expires) + EXPIRE_COST * len(expires)
+            total += _getsizeof(expires) + EXPIRE_COST * len(expires)
         if self.lfu:
             total += INT_COST * len(db.lru)
         return total
 
-    @staticmethod
-    def _planned(d: dict) -> int:
-        """A dict as eviction plans for it: at least its size after a resize under churn."""
-        size = _getsizeof(d)
-        churn = churn_bytes(len(d))
-        return churn if churn > size else size
+    def _planned_tables(self, db: Database) -> int:
+        """The same as eviction plans for them: each dict at no less than its size under
+        churn, each key index at no less than its largest size (see ``for_eviction``)."""
+        account = self.accounts[db.id]
+        data, lru, expires = db.data, db.lru, db.expires
+        n = len(data)
+        total = max(_getsizeof(data), churn_bytes(n)) + max(_getsizeof(lru), churn_bytes(len(lru)))
+        total += max(account.data_index.bytes(), account.data_index.planned_bytes(n))
+        if expires:
+            e = len(expires)
+            total += max(_getsizeof(expires), churn_bytes(e)) + EXPIRE_COST * e
+            total += max(account.expires_index.bytes(), account.expires_index.planned_bytes(e))
+        if self.lfu:
+            total += INT_COST * len(lru)
+        return total
 
     def _index_bytes(self) -> int:
         """The key lists the keyspace keeps (RANDOMKEY's sample, the expiry sweep)."""
@@ -665,14 +698,15 @@ class Memory:
 
     def verify(self) -> None:
         """Catch writes made behind the tracked databases' back: a replaced dict (a loader)
-        is recounted, a changed key count corrected (cron, INFO, before evicting)."""
+        is recounted, a changed key count corrected (cron, INFO, CONFIG SET maxmemory)."""
         if not self.tracking:
             return
         for db, account in zip(self.node.dbs, self.accounts):
-            if db.data is not account.data:
-                account.recount(db)
-            elif account.keys != len(db.data):
-                account.catch_up(len(db.data))
+            n = len(db.data)
+            if db.data is not account.data or abs(n - account.keys) > (account.keys >> 4) + 16:
+                account.recount(db)  # a loader swapped or merged in a dataset
+            elif account.keys != n:
+                account.catch_up(n)
 
     def for_eviction(self) -> int:
         """The figure ``maxmemory`` is compared with (tracking only): ``used_memory``, with
@@ -683,20 +717,20 @@ class Memory:
         for that only when the resize happens would make the key count jump at every resize
         and never settle; planning for it makes the budget a fixed function of the key
         count, so eviction settles on one key count and the process stays under
-        ``maxmemory``. A running total: only the databases written since the last call are
+        ``maxmemory``. The key indexes are planned at their largest for the same reason
+        (their ghosts come and go with every rebuild). A running total: only the databases written since the last call are
         looked at again (usually one: about a microsecond)."""
         marks = self.marks
         if marks:
             dbs = self.node.dbs
             accounts = self.accounts
             total = self.total
-            planned = self._planned
             for i in marks:
                 account = accounts[i]
                 db = dbs[i]
                 if account.pending:
                     account.settle(db.data)
-                counted = account.bytes + self._tables(db, planned)
+                counted = account.bytes + self._planned_tables(db)
                 total += counted - account.counted
                 account.counted = counted
             marks.clear()

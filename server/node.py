@@ -33,8 +33,6 @@ import threading
 import time
 from contextlib import contextmanager
 
-from replication import Replication
-
 from .blocking import Blocking
 from .commands.table import build_table
 from .config import Config
@@ -163,6 +161,8 @@ class Node:
         #: The append-only file (server/persistence/aof.py).
         self.aof = Aof(self)
         #: Master-replica replication (the replication package): role, backlog, replicas.
+        from replication import Replication  # here: the package builds on server's modules
+
         self.replication = Replication(self)
         self.call = build_call(self)
         self.run_batch = build_run_batch(self)

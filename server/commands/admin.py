@@ -427,8 +427,8 @@ def memory_stats(c, argv):
     m = info_mod.memory_figures(node)
     used, rss = m["used"], m["rss"]
     keys = sum(len(db.data) for db in node.dbs)
-    active = used + used // 12
-    resident = max(rss, active)
+    # allocator.*: the process's real heap (server/memory.py), beside the node's model.
+    allocated, active, resident = m["allocator_allocated"], m["allocator_active"], rss
     net = used - m["startup"]
     pairs = [
         (b"peak.allocated", enc.integer(m["peak"])),
@@ -459,11 +459,11 @@ def memory_stats(c, argv):
         (b"dataset.bytes", enc.integer(m["dataset"])),
         (b"dataset.percentage", p.double(m["dataset"] * 100.0 / net if net > 0 else 0.0)),
         (b"peak.percentage", p.double(used * 100.0 / m["peak"] if m["peak"] else 100.0)),
-        (b"allocator.allocated", enc.integer(used)),
+        (b"allocator.allocated", enc.integer(allocated)),
         (b"allocator.active", enc.integer(active)),
         (b"allocator.resident", enc.integer(resident)),
-        (b"allocator-fragmentation.ratio", p.double(active / used if used else 0.0)),
-        (b"allocator-fragmentation.bytes", enc.integer(active - used)),
+        (b"allocator-fragmentation.ratio", p.double(active / allocated if allocated else 0.0)),
+        (b"allocator-fragmentation.bytes", enc.integer(active - allocated)),
         (b"allocator-rss.ratio", p.double(resident / active if active else 0.0)),
         (b"allocator-rss.bytes", enc.integer(resident - active)),
         (b"rss-overhead.ratio", p.double(rss / resident if resident else 0.0)),
@@ -480,7 +480,8 @@ _DOCTOR_MIN_MEMORY = 5 * 1024 * 1024
 
 @command("memory|doctor")
 def memory_doctor(c, argv):
-    if info_mod.memory_figures(c.node)["used"] < _DOCTOR_MIN_MEMORY:
+    m = info_mod.memory_figures(c.node)
+    if m["used"] - m["startup"] < _DOCTOR_MIN_MEMORY:  # the interpreter is not data
         text = (
             "Hi Sam, this instance is empty or is using very little memory, my issues detector "
             "can't be used in these conditions. Please, leave for your mission on Earth and fill "

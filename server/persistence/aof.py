@@ -50,10 +50,14 @@ rewrite succeeds (state WAIT_REWRITE), as Redis 7.0 does.
 Loading (loadAppendOnlyFiles): the base, then each incr file, each command executed by a
 fake client straight through its handler (no gates, no propagation, no expiry while
 ``node.loading`` -- keyIsExpired's rule), MULTI ... EXEC queued and run at EXEC. A file that
-starts with ``REDIS`` is loaded as an RDB first (``node.rdb``'s loader); RESP commands after
-it are replayed. The reader follows loadSingleAppendOnlyFile byte for byte (``fgets`` lines of
-at most 1023 characters, ``atoi``/``strtol`` lengths, the two bytes after an argument skipped
-unchecked). A truncated *last* file is cut back to the end of the last complete command when
+starts with ``REDIS`` is loaded as an RDB first (``node.rdb``'s loader, keys whose time
+passed included); RESP commands after it are replayed. Commands are parsed by hiredis while
+the stream is plain arrays of bulk strings (1M SETs load in about Redis's time); from the
+first thing it would not read as Redis does (an annotation, a lenient record, a truncated
+tail), the exact reader ``read_commands`` takes over. It follows loadSingleAppendOnlyFile
+byte for byte (``fgets`` lines of at most 1023 characters, ``atoi``/``strtol`` lengths, the
+two bytes after an argument skipped unchecked) and knows the offsets truncation needs. A
+truncated *last* file is cut back to the end of the last complete command when
 ``aof-load-truncated`` is on (an unfinished MULTI is rolled back to before the MULTI --
 Redis only does that for a MULTI that ends cleanly; cutting inside a transaction would leave a
 dangling MULTI that swallows the commands appended later); anything else -- a malformed
@@ -68,6 +72,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import re
 import signal
 import sys
 import threading
@@ -75,6 +80,7 @@ import time
 from collections import deque
 
 from ..config import ConfigError, quote, split_args, strtoll
+from ..errors import CommandError
 from . import DataLoadError
 from .rdb import RdbError
 
@@ -95,12 +101,14 @@ MANIFEST_MAX_LINE = 1024
 AUTOSYNC_BYTES = 4 * 1024 * 1024
 #: After this many consecutive failed rewrites, automatic ones back off (aofRewriteLimited).
 REWRITE_LIMIT_THRESHOLD = 3
+#: Seconds between two reports of failing AOF writes (AOF_WRITE_LOG_ERROR_RATE).
+WRITE_ERROR_LOG_RATE = 30
 REWRITE_LIMIT_MAX_MINUTES = 60
 
 BASE, HISTORY, INCR = "b", "h", "i"
 
 #: Commands propagated to replicas only (forceCommandPropagation(c, PROPAGATE_REPL)).
-_REPL_ONLY = frozenset((b"publish", b"spublish", b"PUBLISH", b"SPUBLISH"))
+_REPL_ONLY = frozenset((b"publish", b"spublish"))
 
 
 # -- the manifest ---------------------------------------------------------------------------------
@@ -129,8 +137,9 @@ class AofInfo:
 
 
 def _needs_repr(s: str) -> bool:
-    """sdsneedsrepr."""
-    return any(ch in '\\"\n\r\t\a\b' or not ch.isprintable() or ch.isspace() for ch in s)
+    """sdsneedsrepr: a backslash, a quote, or anything but printable ASCII other than space
+    (C's isprint/isspace)."""
+    return any(ch in '\\"' or not 33 <= ord(ch) <= 126 for ch in s)
 
 
 class Manifest:
@@ -310,45 +319,66 @@ def _atoi(b: bytes) -> int:
 def read_commands(buf, pos: int):
     """Yield ``(argv, end)`` for each command of the RESP stream in ``buf`` from ``pos``
     (annotations skipped), ``end`` being the offset just after it. Raises StreamTruncated or
-    StreamFormatError where loadSingleAppendOnlyFile goes to readerr/fmterr."""
+    StreamFormatError where loadSingleAppendOnlyFile goes to readerr/fmterr.
+
+    Canonical header lines (``*3\\r\\n``, ``$5\\r\\n``) are matched by a regular expression;
+    anything else goes through ``_line_number``, which reads the line as fgets + atoi do."""
     n = len(buf)
-    find = buf.find
+    argc_line = _ARGC_LINE.match
+    len_line = _LEN_LINE.match
     while pos < n:
-        nl = find(b"\n", pos, pos + LINE_MAX)
-        end = nl + 1 if nl != -1 else min(n, pos + LINE_MAX)
-        first = buf[pos]
-        if first == 35:  # '#': an annotation
-            pos = end
-            continue
-        if first != 42:  # '*'
-            raise StreamFormatError()
-        if end - pos == 1:  # just "*" at the end of the data
-            raise StreamTruncated()
-        line = buf[pos + 1 : end]
-        argc = int(line) if line[-2:] == b"\r\n" and line[:-2].isdigit() else _atoi(line)
+        m = argc_line(buf, pos)
+        if m is not None:
+            argc = int(m.group(1))
+            pos = m.end()
+        else:
+            first = buf[pos]
+            if first == 35:  # '#': an annotation
+                nl = buf.find(b"\n", pos, pos + LINE_MAX)
+                pos = nl + 1 if nl != -1 else min(n, pos + LINE_MAX)
+                continue
+            if first != 42:  # '*'
+                raise StreamFormatError()
+            argc, pos = _line_number(buf, pos, n)
         if argc < 1:
             raise StreamFormatError()
-        pos = end
         argv = []
         for _ in range(argc):
-            if pos >= n:
-                raise StreamTruncated()
-            nl = find(b"\n", pos, pos + LINE_MAX)
-            end = nl + 1 if nl != -1 else min(n, pos + LINE_MAX)
-            if buf[pos] != 36:  # '$'
-                raise StreamFormatError()
-            line = buf[pos + 1 : end]
-            size = int(line) if line[-2:] == b"\r\n" and line[:-2].isdigit() else _atoi(line)
-            if size < 0:  # an unsigned length of several exabytes: Redis dies allocating it
-                raise StreamFormatError()
-            pos = end + size
+            m = len_line(buf, pos)
+            if m is not None:
+                size = int(m.group(1))
+                start = m.end()
+            else:
+                if pos >= n:
+                    raise StreamTruncated()
+                if buf[pos] != 36:  # '$'
+                    raise StreamFormatError()
+                size, start = _line_number(buf, pos, n)
+                if size < 0:  # an unsigned length of exabytes: Redis dies allocating it
+                    raise StreamFormatError()
+            pos = start + size
             if pos > n:
                 raise StreamTruncated()
-            argv.append(buf[end:pos])
+            argv.append(buf[start:pos])
             pos += 2  # the CRLF, skipped unchecked
             if pos > n:
                 raise StreamTruncated()
         yield argv, pos
+
+
+_ARGC_LINE = re.compile(rb"\*(\d{1,9})\r\n")
+_LEN_LINE = re.compile(rb"\$(\d{1,18})\r\n")
+
+
+def _line_number(buf, pos: int, n: int) -> tuple[int, int]:
+    """The number on the header line at ``pos`` (after its '*' or '$'), read as fgets (1023
+    bytes at most) and atoi do, and the offset after the line. A lone marker at the very
+    end of the data is a truncation (fgets returned one byte: ``buf[1] == '\\0'``)."""
+    nl = buf.find(b"\n", pos, pos + LINE_MAX)
+    end = nl + 1 if nl != -1 else min(n, pos + LINE_MAX)
+    if end - pos == 1:
+        raise StreamTruncated()
+    return _atoi(buf[pos + 1 : end]), end
 
 
 # -- the background fsync thread ------------------------------------------------------------------
@@ -434,6 +464,7 @@ class Aof:
         self.flush_postponed_start = 0
         self.delayed_fsync = 0
         self.write_error: OSError | None = None  # aof_last_write_status / errno
+        self._last_error_log = -WRITE_ERROR_LOG_RATE
         #: MISCONF: the reason writes are refused (a failed write or background fsync), or None.
         self.denied: str | None = None
         self.child_pid = 0
@@ -452,6 +483,12 @@ class Aof:
         self._sink = self.feed
         node.config.watch("appendonly", self._on_appendonly)
         node.config.watch("appendfsync", lambda v: self._install_hook())
+        #: aof-timestamp-enabled: #TS annotations (read on every write, so kept here).
+        self.timestamps = node.config["aof-timestamp-enabled"]
+        node.config.watch("aof-timestamp-enabled", self._set_timestamps)
+
+    def _set_timestamps(self, value: bool) -> None:
+        self.timestamps = value
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -479,19 +516,16 @@ class Aof:
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, dbid: int, argv) -> None:
-        """feedAppendOnlyFile: the propagation sink."""
+        """feedAppendOnlyFile: the propagation sink (on the write path: kept lean)."""
         name = argv[0]
-        if name in _REPL_ONLY or (len(name) in (7, 8) and name.lower() in _REPL_ONLY):
+        if len(name) in (7, 8) and name.lower() in _REPL_ONLY:
             return
         if self.state != ON and not self.child_pid:
             return  # WAIT_REWRITE before its rewrite could start: nothing is kept
-        buf = self.buf
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop = self.node.loop
-            if loop is not None:
-                loop.call_soon(self._before_sleep)
-        if self.node.config.values["aof-timestamp-enabled"]:
+            self._schedule_flush()
+        buf = self.buf
+        if self.timestamps:
             now = self.node.clock.ms // 1000
             if self.cur_timestamp < now:
                 self.cur_timestamp = now
@@ -499,17 +533,29 @@ class Aof:
         if dbid != self.selected_db:
             buf += select_command(dbid)
             self.selected_db = dbid
-        buf += b"*%d\r\n" % len(argv)
-        for a in argv:
-            buf += b"$%d\r\n%b\r\n" % (len(a), a)
+        if len(argv) == 3:
+            a, b, c = argv
+            buf += b"*3\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(a), a, len(b), b, len(c), c)
+        else:
+            buf += b"*%d\r\n" % len(argv)
+            for a in argv:
+                buf += b"$%d\r\n%b\r\n" % (len(a), a)
+
+    def _schedule_flush(self) -> None:
+        loop = self.node.loop
+        if loop is not None:
+            self._flush_scheduled = True
+            loop.call_soon(self._before_sleep)
 
     def _before_sleep(self) -> None:
         """The end of an event-loop iteration that fed commands: write (and under
         ``always`` fsync) the buffer, then let the held replies go."""
         self._flush_scheduled = False
-        if self.state != OFF:
-            self.flush()
-        self._release()
+        try:
+            if self.state != OFF:
+                self.flush()
+        finally:
+            self._release()
 
     def _release(self) -> None:
         held, self.held = self.held, None
@@ -537,8 +583,7 @@ class Aof:
             return False
         self.held = [(client, data)]
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.node.loop.call_soon(self._before_sleep)
+            self._schedule_flush()
         return True
 
     def _install_hook(self) -> None:
@@ -623,7 +668,12 @@ class Aof:
             self.last_fsync = now
 
     def _write_failed(self, exc: OSError, written: int, policy: str) -> None:
-        log = self.node.log
+        now = time.monotonic()
+        if now - self._last_error_log > WRITE_ERROR_LOG_RATE:  # one report per 30 s, as Redis
+            self._last_error_log = now
+            log = self.node.log
+        else:
+            log = _SILENT
         if written:
             log.warning("Short write while writing to the AOF file: (nwritten=%d, expected=%d)"
                         % (written, len(self.buf)))
@@ -637,7 +687,8 @@ class Aof:
         else:
             log.warning("Error writing to the AOF file: %s" % exc.strerror)
         if policy == "always":
-            log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
+            self.node.log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. "
+                                  "Exiting...")
             os._exit(1)
         self.write_error = exc
         self._update_denied()
@@ -921,26 +972,39 @@ class Aof:
             self.node.log.warning(str(exc))
 
     def _replay(self, name: str, path: str, buf: bytes, pos: int) -> int:
-        """Run the RESP commands of ``buf`` from ``pos``; handle a truncated tail."""
+        """Run the RESP commands of ``buf`` from ``pos``; handle a truncated tail.
+
+        The fast path parses with hiredis and needs no offsets. Whenever it cannot go on (an
+        annotation, anything but a non-empty array of bulk strings, a truncated tail, an open
+        MULTI at the end), the exact reader takes over: it walks the commands already run
+        without running them again (to learn the offsets truncation needs), then goes on."""
         node = self.node
         log = node.log
         runner = _Replayer(node)
-        valid_up_to = pos
-        valid_before_multi = pos
-        truncated = False
+        done = 0
         try:
-            for argv, end in read_commands(buf, pos):
-                if runner.run(argv, name):
-                    valid_before_multi = valid_up_to
-                valid_up_to = end
+            done, clean = _replay_fast(buf, pos, runner)
+            if clean and not runner.in_multi:
+                return AOF_OK
+            walker = _Replayer(node, dry=True)
+            valid_up_to = valid_before_multi = pos
+            truncated = False
+            try:
+                for i, (argv, end) in enumerate(read_commands(buf, pos)):
+                    if (walker if i < done else runner).run(argv):
+                        valid_before_multi = valid_up_to
+                    valid_up_to = end
+            except StreamTruncated:
+                truncated = True
         except StreamFormatError:
             log.warning("Bad file format reading the append only file %s: make a backup of your AOF file, "
                         "then use ./redis-check-aof --fix <filename.manifest>" % name)
             return AOF_FAILED
-        except StreamTruncated:
-            truncated = True
         except _UnknownCommand as exc:
             log.warning("Unknown command '%s' reading the append only file %s" % (exc.args[0], name))
+            return AOF_FAILED
+        except Exception as exc:  # a command that cannot be replayed: never a partial dataset
+            log.warning("Error replaying the append only file %s: %r" % (name, exc))
             return AOF_FAILED
         if runner.in_multi:
             log.warning("Revert incomplete MULTI/EXEC transaction in AOF file %s" % name)
@@ -1241,8 +1305,6 @@ class Aof:
     # -- BGREWRITEAOF --------------------------------------------------------------------------
     def bgrewrite_command(self, in_exec: bool) -> bytes:
         """bgrewriteaofCommand's replies."""
-        from ..errors import CommandError
-
         if self.child_pid:
             raise CommandError("Background append only file rewriting already in progress")
         if self._child_active() or in_exec:
@@ -1325,6 +1387,14 @@ class Aof:
         self._update_denied()
         self._attach()
         return True
+
+    def restart_after_sync(self) -> bool:
+        """restartAOFAfterSYNC, for the replication layer: a replica that loaded its
+        master's dataset starts a new AOF from it (stop, then start with a rewrite)."""
+        if self.state == OFF:
+            return True
+        self.stop()
+        return self.start()
 
     def stop(self) -> None:
         """stopAppendOnly."""
@@ -1436,27 +1506,32 @@ class _UnknownCommand(Exception):
 
 class _Replayer:
     """The AOF loading client (createAOFClient): runs each command's handler directly, with
-    no reply, no gates and no propagation; MULTI ... EXEC is queued and run at EXEC."""
+    no reply, no gates and no propagation; MULTI ... EXEC is queued and run at EXEC. A
+    ``dry`` replayer follows MULTI/EXEC only (the exact reader walking commands already run)."""
 
-    def __init__(self, node):
+    def __init__(self, node, dry: bool = False):
         from ..connection import Client
         from ..dispatch import resolve
 
         self.node = node
+        self.dry = dry
         c = self.client = Client(node)
         c.authenticated = True
         c.deny_blocking = True
         c.addr = "aof"
         self.resolve = resolve
         self.lookup = node.commands.lookup
+        self.multi = node.commands.get(b"multi")
+        self.exec = node.commands.get(b"exec")
         self.queue: list | None = None
 
     @property
     def in_multi(self) -> bool:
         return self.queue is not None
 
-    def run(self, argv: list, name: str) -> bool:
-        """Execute one command; True when it was a MULTI (the point a rollback goes back to)."""
+    def run(self, argv: list) -> bool:
+        """Execute one command; True when it opened a transaction (the point a rollback goes
+        back to)."""
         spec = self.lookup.get(argv[0])
         if spec is None or spec.subcommands is not None:
             spec, error = self.resolve(self.node, argv)
@@ -1464,34 +1539,74 @@ class _Replayer:
                 raise _UnknownCommand(argv[0].decode("latin-1"))
             if error is not None:
                 return False  # an arity error is a reply to the fake client: nothing happens
-        elif (len(argv) != spec.arity) if spec.arity > 0 else (len(argv) < -spec.arity):
-            return False
-        fullname = spec.fullname
-        if fullname == "multi":
+        else:
+            a = spec.arity
+            if (len(argv) != a) if a > 0 else (len(argv) < -a):
+                return False
+        if spec is self.multi:
             if self.queue is None:
                 self.queue = []
                 return True
             return False  # "MULTI calls can not be nested"
-        if fullname == "exec":
+        if spec is self.exec:
             queued, self.queue = self.queue, None
-            for qspec, qargv in queued or ():
-                self._call(qspec, qargv)
+            if queued and not self.dry:
+                for qspec, qargv in queued:
+                    self._call(qspec, qargv)
             return False
         if self.queue is not None:
             self.queue.append((spec, argv))
-            return False
-        self._call(spec, argv)
+        elif not self.dry:
+            try:
+                spec.handler(self.client, argv)
+            except CommandError:
+                pass
         return False
 
     def _call(self, spec, argv: list) -> None:
-        from ..errors import CommandError
-
-        c = self.client
-        c.rewrite = None
         try:
-            spec.handler(c, argv)
+            spec.handler(self.client, argv)
         except CommandError:
             pass
+
+
+#: Bytes fed to hiredis at a time by the fast replay path.
+_FAST_CHUNK = 1 << 16
+_PROBE = b"*1\r\n$1\r\nx\r\n"
+
+
+def _replay_fast(buf: bytes, pos: int, runner: _Replayer) -> tuple[int, bool]:
+    """Run the commands of ``buf[pos:]`` as parsed by hiredis, for as long as each is what
+    the exact reader would read too (a non-empty array of bulk strings). Returns how many ran
+    and whether that was all of the data, cleanly."""
+    import hiredis
+
+    reader = hiredis.Reader()
+    data = memoryview(buf)
+    n = len(buf)
+    run = runner.run
+    count = 0
+    try:
+        while pos < n:
+            reader.feed(data[pos : pos + _FAST_CHUNK])
+            pos += _FAST_CHUNK
+            while True:
+                argv = reader.gets()
+                if argv is False:
+                    break
+                if argv.__class__ is not list or not argv:
+                    return count, False
+                for a in argv:
+                    if a.__class__ is not bytes:
+                        return count, False
+                run(argv)
+                count += 1
+        # Did the data end on a command boundary? hiredis keeps a half-read reply to itself:
+        # a probe command comes back alone only if nothing was pending.
+        reader.feed(_PROBE)
+        return count, reader.gets() == [b"x"]
+    except hiredis.ProtocolError:
+        return count, False
 
 
 # -- small helpers --------------------------------------------------------------------------------
@@ -1552,6 +1667,16 @@ class _SyncingWriter:
                 self.f.flush()
                 os.fdatasync(self.f.fileno())
                 self.unsynced = 0
+
+
+class _Silent:
+    """A logger that drops everything (rate-limited reports)."""
+
+    def warning(self, message: str) -> None:
+        pass
+
+
+_SILENT = _Silent()
 
 
 def _delay(usec: int) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import math
 import os
 import random
 import shutil
@@ -327,26 +328,30 @@ class Run:
 
     async def progress(self) -> None:
         """Every second on the second: sample the cache's counters, print a progress line."""
-        cfg = self.cfg
-        last = self.cache.stats.as_dict()
-        second = 0
         while True:
-            second += 1
-            await asyncio.sleep(max(0.0, self.t0 + second - time.monotonic()))
-            stats = self.cache.stats.as_dict()
-            sec = self.result.seconds.setdefault(second - 1, Second())
-            sec.hits = stats["hits"] - last["hits"]
-            sec.lookups = sum(stats[k] - last[k] for k in ("hits", "misses", "fallbacks", "early_refreshes"))
-            last = stats
-            p99 = percentile(sec.read_lat, 99) * 1000 if sec.read_lat else float("nan")
-            breaker = self.cache.breaker.state if self.cache.breaker else "-"
-            extra = ""
-            if isinstance(self.strategy, WriteBack):
-                extra = f" unflushed={len(self.strategy.unflushed())} lost={self.strategy.stats.lost}"
-            hit = 100.0 * sec.hits / sec.lookups if sec.lookups else 0.0
-            log(f"[{self.name}] {second:3d}/{cfg.duration:.0f}s ops={self.result.reads + self.result.writes}"
-                f" hit={hit:5.1f}% db={self.db.per_second.get(second - 1, 0)}/s"
-                f" read_p99={p99:.1f}ms breaker={breaker}{extra}")
+            await asyncio.sleep(max(0.0, self.t0 + self._sampled + 1 - time.monotonic()))
+            self.sample()
+
+    def sample(self) -> None:
+        """Close the next second: the cache's hits and lookups since the last sample (the
+        chart's hit ratio), and a progress line."""
+        cfg = self.cfg
+        second = self._sampled
+        self._sampled += 1
+        stats = self.cache.stats.as_dict()
+        last, self._last_stats = self._last_stats, stats
+        sec = self.result.seconds.setdefault(second, Second())
+        sec.hits = stats["hits"] - last["hits"]
+        sec.lookups = sum(stats[k] - last[k] for k in ("hits", "misses", "fallbacks", "early_refreshes"))
+        p99 = percentile(sec.read_lat, 99) * 1000 if sec.read_lat else float("nan")
+        breaker = self.cache.breaker.state if self.cache.breaker else "-"
+        extra = ""
+        if isinstance(self.strategy, WriteBack):
+            extra = f" unflushed={len(self.strategy.unflushed())} lost={self.strategy.stats.lost}"
+        hit = 100.0 * sec.hits / sec.lookups if sec.lookups else 0.0
+        log(f"[{self.name}] {second + 1:3d}/{cfg.duration:.0f}s ops={self.result.reads + self.result.writes}"
+            f" hit={hit:5.1f}% db={self.db.per_second.get(second, 0)}/s"
+            f" read_p99={p99:.1f}ms breaker={breaker}{extra}")
 
     async def run(self) -> Result:
         async with contextlib.AsyncExitStack() as stack:
@@ -356,12 +361,15 @@ class Run:
             faults = asyncio.ensure_future(
                 run_schedule(self.faults, self.proxy, self.server, self.t0, log=lambda m: log(f"[{self.name}] {m}"))
             )
+            self._last_stats, self._sampled = self.cache.stats.as_dict(), 0
             ticker = asyncio.ensure_future(self.progress())
             try:
                 await self.drive()
             finally:
                 ticker.cancel()
                 faults.cancel()
+            if self._sampled < math.ceil(self.cfg.duration):
+                self.sample()  # the last second, when the load finished before its tick
             if faults.done() and not faults.cancelled() and faults.exception() is not None:
                 self.result.notes.append(f"fault schedule failed: {faults.exception()!r}")
             self.collect_load()

@@ -151,7 +151,12 @@ def test_a_slow_script_is_logged(make_node, tmp_path):
     log = tmp_path / "v.log"
     n = make_node(logfile=str(log), busy_reply_threshold=20)
     with RawClient(n.port) as c:
-        assert c.call("EVAL", "local t = 0 for i = 1, 3000000 do t = t + i end return 1", "0") == b":1\r\n"
+        # Busy for ~200 ms of wall time (TIME is seconds, microseconds), past the 20 ms threshold.
+        script = (
+            "local function now() local t = redis.call('time') return t[1] * 1e6 + t[2] end "
+            "local t0 = now() while now() < t0 + 200000 do end return 1"
+        )
+        assert c.call("EVAL", script, "0") == b":1\r\n"
     text = log.read_text()
     assert "Slow script detected: still in execution after" in text
     assert "You can try killing the script using the SCRIPT KILL command. Script name is: " in text

@@ -630,8 +630,9 @@ def _unkillable_story(port: int) -> dict:
     runner, other = RawClient(port), RawClient(port)
     other.call("CONFIG", "SET", "busy-reply-threshold", "100")
     script = (
-        "redis.call('set', KEYS[1], 'x') local t0 = redis.call('time')[1] "
-        "local i = 0 while i < 40000000 do i = i + 1 end return i"
+        # Busy for two seconds of wall time, however fast the machine runs Lua.
+        "redis.call('set', KEYS[1], 'x') local t0 = tonumber(redis.call('time')[1]) "
+        "while tonumber(redis.call('time')[1]) < t0 + 2 do end return 1"
     )
     thread = threading.Thread(target=lambda: out.__setitem__("script", runner.call("EVAL", script, "1", "w")))
     thread.start()

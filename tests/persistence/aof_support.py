@@ -17,12 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.support.servers import REDIS_SERVER, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_CHECK_AOF = shutil.which("redis-check-aof") or "/usr/bin/redis-check-aof"
 START_TIMEOUT = 20.0
+
+
+def client(port: int, db: int = 0, **kw) -> redis.Redis:
+    """A redis-py client that does not retry: redis-py 8 retries a failed connection ten
+    times with backoff, which turns "the server is gone" into seconds of waiting."""
+    kw.setdefault("socket_timeout", 10)
+    return redis.Redis(port=port, db=db, retry=Retry(NoBackoff(), 0), **kw)
 
 
 class ServerProcess:
@@ -32,13 +41,17 @@ class ServerProcess:
         self.kind, self.port, self.proc, self.logfile = kind, port, proc, logfile
 
     def client(self, db: int = 0, **kw) -> redis.Redis:
-        return redis.Redis(port=self.port, db=db, socket_timeout=10, **kw)
+        return client(self.port, db, **kw)
 
     def log(self) -> str:
-        try:
-            return self.logfile.read_text(errors="replace")
-        except OSError:
-            return ""
+        """The log file, then anything the process wrote on stderr."""
+        text = ""
+        for path in (self.logfile, Path(str(self.logfile) + ".stderr")):
+            try:
+                text += path.read_text(errors="replace")
+            except OSError:
+                pass
+        return text
 
     def kill9(self) -> None:
         if self.proc.poll() is None:
@@ -67,8 +80,9 @@ def spawn(kind: str, directory, *args, logname: str | None = None) -> ServerProc
     """Start ``kind`` ("redis" or "vermilion") on ``directory`` without waiting."""
     port = free_port()
     logfile = Path(directory).parent / (logname or "%s-%d.log" % (kind, port))
-    proc = subprocess.Popen(_command(kind, port, directory, logfile, args), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(str(logfile) + ".stderr", "wb") as err:  # tracebacks, if any
+        proc = subprocess.Popen(_command(kind, port, directory, logfile, args), cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=err)
     return ServerProcess(kind, port, proc, logfile)
 
 
@@ -91,6 +105,25 @@ def wait_ready(sp: ServerProcess, timeout: float = START_TIMEOUT) -> None:
             sp.kill9()
             raise AssertionError("%s did not start:\n%s" % (sp.kind, sp.log()[-3000:]))
         time.sleep(0.03)
+
+
+def ready_or_exited(sp: ServerProcess, timeout: float = START_TIMEOUT) -> bool:
+    """Wait until the server answers PING (True) or exits (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sp.proc.poll() is not None:
+            return False
+        try:
+            r = sp.client()
+            try:
+                if r.ping():
+                    return True
+            finally:
+                r.close()
+        except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
+            pass
+        time.sleep(0.03)
+    raise AssertionError("%s neither started nor exited:\n%s" % (sp.kind, sp.log()[-3000:]))
 
 
 @contextmanager
@@ -144,10 +177,6 @@ def incr_files(aof_dir) -> list[Path]:
     return [Path(aof_dir, n) for n in names]
 
 
-def info(r: redis.Redis, section: str = "persistence") -> dict:
-    return r.info(section)
-
-
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -190,7 +219,7 @@ class WriteLoad:
         return self
 
     def _run(self, ident: int) -> None:
-        r = redis.Redis(port=self.port, socket_timeout=5)
+        r = client(self.port, socket_timeout=5)
         n = 0
         try:
             while not self._stop.is_set():
@@ -234,13 +263,6 @@ def present_keys(r: redis.Redis, keys) -> set[bytes]:
                 assert v.endswith(k), "key %r holds %r" % (k, v)
                 found.add(k)
     return found
-
-
-def kill_during(fn) -> None:
-    """Run ``fn`` (which must not raise) in a thread: used to SIGKILL while a load runs."""
-    t = threading.Thread(target=fn, daemon=True)
-    t.start()
-    t.join(30)
 
 
 def file_size(path) -> int:

@@ -9,6 +9,10 @@ Loading failures and truncated files, compared with real Redis on the same files
 from __future__ import annotations
 
 import re
+import resource
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,9 +27,19 @@ from server.persistence.aof import (
     encode_command,
     read_commands,
 )
-from tests.persistence.aof_support import check_aof, incr_files, manifest_lines, wait_rewrite_done, wait_until
+from tests.persistence.aof_support import (
+    REPO,
+    ServerProcess,
+    check_aof,
+    incr_files,
+    log_messages,
+    manifest_lines,
+    wait_ready,
+    wait_rewrite_done,
+    wait_until,
+)
 from tests.persistence.support import diff, populate, redis_on, snapshot
-from tests.support.servers import vermilion
+from tests.support.servers import REDIS_SERVER, free_port, vermilion
 
 
 @pytest.fixture
@@ -410,3 +424,58 @@ def test_commands_replay_on_keys_whose_time_passed_meanwhile(dirs):
         r = redis.Redis(port=node.port)
         ours = (r.get("k"), r.ttl("k"), r.exists("gone"))
     assert ours == theirs == (b"v", -1, 0)
+
+
+# -- a full disk ------------------------------------------------------------------------------------------
+
+
+def test_a_failing_write_turns_writes_away_until_the_disk_recovers(tmp_path):
+    """The AOF file hits a size limit (RLIMIT_FSIZE: writes fail with EFBIG after a short
+    write): writes and PING get Redis's MISCONF error, reads still work, and once the limit
+    is lifted the buffered writes reach the file and writes are accepted again."""
+    limit = 100_000
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    def run(kind: str) -> list:
+        d = tmp_path / kind
+        d.mkdir()
+        port = free_port()
+        common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--logfile", str(d / "log"),
+                  "--save", "", "--appendonly", "yes"]
+        cmd = [REDIS_SERVER, *common] if kind == "redis" else [sys.executable, "-m", "server", *common]
+        proc = subprocess.Popen(cmd, preexec_fn=limited, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        sp = ServerProcess(kind, port, proc, d / "log")
+        try:
+            wait_ready(sp)
+            r = sp.client()
+            out = []
+            for i in range(200):
+                try:
+                    r.set("k%d" % i, "x" * 1000)
+                except redis.ResponseError as exc:
+                    out += [i, str(exc)]
+                    break
+            out.append(r.get("k1") == b"x" * 1000)
+            for cmd in (("SET", "again", "1"), ("PING",)):
+                try:
+                    out.append(r.execute_command(*cmd))
+                except redis.ResponseError as exc:
+                    out.append(str(exc))
+            out.append(r.info("persistence")["aof_last_write_status"])
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            wait_until(lambda: r.info("persistence")["aof_last_write_status"] == "ok", what="recovery")
+            out.append(r.set("after", "1"))
+            messages = log_messages(sp.log())
+            out.append([m for m in messages if "AOF" in m and "Creating" not in m and "fsync" not in m])
+            return out
+        finally:
+            sp.stop()
+
+    theirs, ours = run("redis"), run("vermilion")
+    assert ours == theirs
+    assert theirs[1] == "MISCONF Errors writing to the AOF file: No space left on device"
+    assert theirs[-1][-1] == "AOF write error looks solved, Redis can write again."

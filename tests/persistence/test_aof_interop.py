@@ -38,7 +38,6 @@ def mixed_writes(port: int) -> None:
     r.spop("set:many", 5)
     r.rpoplpush("list:many", "list:many")
     r.delete("str:binary")
-    r.select(0) if hasattr(r, "select") else None
 
 
 def manifest_path(d):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from server.persistence.aof import encode_command
-from tests.persistence.aof_support import failed_start, log_messages, server
+from server.persistence.aof import encode_command, read_commands
+from tests.persistence.aof_support import failed_start, log_messages, ready_or_exited, server, spawn
 from tests.persistence.support import diff, snapshot
 from tests.support.servers import real_redis
 
@@ -86,12 +86,12 @@ def load_both(root: Path, *args: str) -> dict:
     return out
 
 
-def refuse_both(root: Path, *args: str) -> dict:
+def refuse_both(root: Path, *args: str, appendonly: str = "yes") -> dict:
     """Start both servers expecting a refusal; return {kind: AOF log lines}, after checking
     that each exited with status 1."""
     out = {}
     for kind, side in (("redis", "r"), ("vermilion", "v")):
-        status, log = failed_start(kind, root / side, "--appendonly", "yes", *args)
+        status, log = failed_start(kind, root / side, "--appendonly", appendonly, *args)
         assert status == 1, (kind, log[-2000:])
         out[kind] = aof_lines(log)
     return out
@@ -160,7 +160,7 @@ def test_a_transaction_cut_mid_command_is_rolled_back_to_before_multi(tmp_path):
 def test_without_aof_load_truncated_a_short_file_is_fatal(tmp_path):
     build(tmp_path, {INCR: SETS[:-3]}, MANIFEST_INCR)
     got = refuse_both(tmp_path, "--aof-load-truncated", "no")
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert any(line.startswith("Unexpected end of file reading the append only file %s" % INCR)
                for line in got["redis"])
 
@@ -169,7 +169,7 @@ def test_a_truncated_file_that_is_not_the_last_is_fatal(tmp_path):
     manifest = MANIFEST_INCR + "file appendonly.aof.2.incr.aof seq 2 type i\n"
     build(tmp_path, {INCR: SETS[:-3], "appendonly.aof.2.incr.aof": TXN}, manifest)
     got = refuse_both(tmp_path)
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert "Fatal error: the truncated file is not the last file" in got["redis"]
 
 
@@ -179,21 +179,21 @@ def test_a_truncated_file_that_is_not_the_last_is_fatal(tmp_path):
 def test_a_malformed_middle_is_fatal(tmp_path):
     build(tmp_path, {INCR: SETS[:30] + b"garbage\r\n" + SETS[30:]}, MANIFEST_INCR)
     got = refuse_both(tmp_path)
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert any(line.startswith("Bad file format reading the append only file %s" % INCR) for line in got["redis"])
 
 
 def test_an_unknown_command_is_fatal(tmp_path):
     build(tmp_path, {INCR: SETS + cmds(("NOSUCHCMD", "x"))}, MANIFEST_INCR)
     got = refuse_both(tmp_path)
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert "Unknown command 'NOSUCHCMD' reading the append only file %s" % INCR in got["redis"]
 
 
 def test_a_file_missing_from_the_manifest_is_fatal(tmp_path):
     build(tmp_path, {INCR: SETS}, MANIFEST_BOTH)
     got = refuse_both(tmp_path)
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert "Unable to obtain the AOF file %s length. stat: No such file or directory" % BASE in got["redis"]
 
 
@@ -227,8 +227,16 @@ def test_a_damaged_rdb_base_is_fatal(tmp_path, base_rdb, damage):
 def test_a_bad_manifest_is_fatal_with_redis_report(tmp_path, manifest):
     build(tmp_path, {INCR: SETS}, manifest)
     got = refuse_both(tmp_path)
-    assert got["vermilion"] == got["redis"]
+    assert got["vermilion"] == got["redis"], got
     assert "*** FATAL AOF MANIFEST FILE ERROR ***" in "\n".join(got["vermilion"])
+
+
+def test_a_bad_manifest_is_fatal_even_with_the_aof_off(tmp_path):
+    """Redis reads the manifest at startup whatever ``appendonly`` says."""
+    build(tmp_path, {INCR: SETS}, "garbage\n")
+    got = refuse_both(tmp_path, appendonly="no")
+    assert got["vermilion"] == got["redis"]
+    assert "Invalid AOF manifest file format\n" in got["vermilion"]
 
 
 # -- what is loaded, and from where --------------------------------------------------------------------------
@@ -284,3 +292,62 @@ def test_a_custom_directory_and_file_name(tmp_path):
     assert not diff(got["redis"][0], got["vermilion"][0])
     assert len(got["vermilion"][0]) == 4
     shutil.rmtree(tmp_path / "r")
+
+
+def test_every_cut_of_the_last_file_loads_the_whole_commands_before_it(tmp_path):
+    """DEBUG LOADAOF on every prefix of a stream with a transaction: the keys are those of
+    the complete commands (an unfinished MULTI contributes nothing), and the file is cut back
+    to the end of the last one that counts."""
+    stream = cmds(SELECT0, ("SET", "a", 1), ("MULTI",), ("SET", "b", 2), ("SET", "c", 3), ("EXEC",),
+                  ("SET", "d", 4))
+    bounds = []  # (end offset, keys present once everything up to there is loaded)
+    keys, pending = set(), None
+    for argv, end in read_commands(stream, 0):
+        name = argv[0]
+        if name == b"MULTI":
+            pending = set()
+        elif name == b"EXEC":
+            keys |= pending
+            pending = None
+        elif name == b"SET":
+            (pending if pending is not None else keys).add(argv[1])
+        if pending is None:
+            bounds.append((end, set(keys)))
+    data = tmp_path / "data"
+    data.mkdir()
+    with server("vermilion", data, "--appendonly", "yes") as sp:
+        r = sp.client()
+        aof = data / "appendonlydir"
+        incr = aof / "appendonly.aof.1.incr.aof"
+        for cut in range(len(stream) + 1):
+            incr.write_bytes(stream[:cut])
+            assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+            end, expected = max([(0, set())] + [b for b in bounds if b[0] <= cut], key=lambda b: b[0])
+            assert set(r.keys()) == expected, cut
+            assert incr.stat().st_size == end, cut
+
+
+@pytest.mark.parametrize("long_annotation", [False, True], ids=["lenient", "long-annotation"])
+def test_records_redis_reads_leniently_load_the_same(tmp_path, long_annotation):
+    """Leading zeros and spaces in the counts (atoi/strtol), two arbitrary bytes after an
+    argument (skipped unchecked), bare LF line endings; and an annotation longer than the
+    1023 bytes fgets reads, whose rest is then a malformed line (fatal in both)."""
+    stream = (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
+              b"*03\r\n$3\r\nSET\r\n$01\r\nk\r\n$1\r\nv\r\n"
+              b"* 3\r\n$ 3\r\nSET\r\n$2 \r\nk2\r\n$1\r\nvxx"
+              b"*2\n$4\nINCR\r\n$1\nn\r\n")
+    if long_annotation:
+        stream += b"#" + b"a" * 2000 + b"\r\n"
+    build(tmp_path, {INCR: stream}, MANIFEST_INCR)
+    got = {}
+    for kind, side in (("redis", "r"), ("vermilion", "v")):
+        sp = spawn(kind, tmp_path / side, "--appendonly", "yes")
+        try:
+            if ready_or_exited(sp):
+                got[kind] = ("running", snapshot(sp.port, encodings=False))
+            else:
+                got[kind] = ("exited", sp.proc.returncode, aof_lines(sp.log()))
+        finally:
+            sp.stop()
+    assert got["vermilion"] == got["redis"], got
+    assert got["redis"][0] == ("exited" if long_annotation else "running")

@@ -19,7 +19,6 @@ import signal
 import time
 
 import pytest
-import redis
 
 from tests.persistence.aof_support import (
     WriteLoad,

@@ -104,3 +104,11 @@ def test_the_lab_runs_against_a_redis_url(tmp_path, capsys):
 def test_the_lab_refuses_unbounded_or_non_loopback_settings(argv):
     with pytest.raises(SystemExit):
         lab.main(argv)
+
+
+async def test_every_second_of_a_run_has_its_hit_ratio_sample_including_the_last():
+    from strategies.lab.workload import Config, run_all
+
+    cfg = Config(strategies=("look-aside",), duration=2, rate=200, keys=100, faults="")
+    (result,) = await run_all(cfg, [])
+    assert [result.seconds[s].lookups > 0 for s in range(2)] == [True, True]
