@@ -93,6 +93,7 @@ class CommandSpec:
         "skip_monitor",
         "skip_slowlog",
         "fast",
+        "batchable",
         "no_auth",
         "may_replicate",
         "no_multi",
@@ -135,6 +136,11 @@ class CommandSpec:
         self.skip_monitor = "skip_monitor" in f
         self.skip_slowlog = "skip_slowlog" in f
         self.fast = "fast" in f
+        #: Timed in runs by the connection's hot loop (server/dispatch.py build_run_batch):
+        #: cheap commands that do not read the statistics they update.
+        self.batchable = (self.fast or (self.write and not self.admin)) and not (
+            self.noscript or self.blocking or "loading" in f
+        )
         self.no_auth = "no_auth" in f
         self.may_replicate = "may_replicate" in f
         self.no_multi = "no_multi" in f

@@ -132,6 +132,35 @@ def test_slowlog_records_every_command_at_threshold_zero(node):
     r.close()
 
 
+def test_pipelined_runs_of_one_command_are_counted_and_logged_call_by_call(node):
+    """The hot loop times runs of one command together (server/dispatch.py): counts stay
+    exact, and at threshold 0 every call of the run gets its own slowlog entry, in order."""
+    r = redis.Redis(port=node.port)
+    r.config_set("slowlog-log-slower-than", 0)
+    r.slowlog_reset()
+    r.config_resetstat()
+    pipe = r.pipeline(transaction=False)
+    for i in range(16):
+        pipe.set(f"k{i}", i)
+    for i in range(16):
+        if i == 8:  # an arity error in the middle of a run goes the long way
+            pipe.execute_command("GET", "k1", "extra")
+        pipe.get(f"k{i}")
+    pipe.execute_command("INCR", "k0")
+    pipe.execute(raise_on_error=False)
+    stats = r.info("commandstats")
+    assert stats["cmdstat_set"]["calls"] == 16
+    assert stats["cmdstat_get"]["calls"] == 16
+    assert stats["cmdstat_get"]["failed_calls"] == 0 and stats["cmdstat_get"]["rejected_calls"] == 1
+    assert stats["cmdstat_incr"]["calls"] == 1
+    assert stats["cmdstat_set"]["usec"] >= 0
+    logged = [e["command"] for e in reversed(r.slowlog_get(64))]
+    start = logged.index(b"SET k0 0")
+    expected = [b"SET k%d %d" % (i, i) for i in range(16)] + [b"GET k%d" % i for i in range(16)]
+    assert logged[start : start + 33] == expected + [b"INCR k0"]
+    r.close()
+
+
 def test_slowlog_get_counts_and_errors(node):
     with RawClient(node.port) as c:
         c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
