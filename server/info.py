@@ -254,8 +254,8 @@ def memory_section(node) -> Fields:
         ("used_memory_lua_human", "32.00K"),
         ("used_memory_scripts_eval", 0),
         ("number_of_cached_scripts", _count_attr(node, "scripts")),
-        ("number_of_functions", 0),
-        ("number_of_libraries", 0),
+        ("number_of_functions", _function_count(node, "functions")),
+        ("number_of_libraries", _function_count(node, "libraries")),
         ("used_memory_vm_functions", 33792),
         ("used_memory_vm_total", 66560),
         ("used_memory_vm_total_human", "65.00K"),
@@ -285,6 +285,12 @@ def memory_section(node) -> Fields:
         ("lazyfree_pending_objects", 0),
         ("lazyfreed_objects", 0),
     ]
+
+
+def _function_count(node, what: str) -> int:
+    """FUNCTION libraries or functions loaded (none until scripting is first used)."""
+    s = getattr(node, "_scripting", None)
+    return 0 if s is None else len(getattr(s.libs, what))
 
 
 def _count_attr(node, name: str) -> int:

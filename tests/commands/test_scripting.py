@@ -182,3 +182,20 @@ def test_script_flush_rebuilds_the_lua_state_and_empties_the_cache(r):
     with pytest.raises(redis.exceptions.NoScriptError):
         r.evalsha(sha, 0)
     assert r.info("memory")["number_of_cached_scripts"] == 0
+
+
+def test_info_memory_counts_loaded_libraries_and_functions(node):
+    r = redis.Redis(port=node.port)
+    assert r.info("memory")["number_of_libraries"] == 0
+    r.function_load(
+        "#!lua name=lib1\n"
+        "redis.register_function('f1', function() return 1 end)\n"
+        "redis.register_function('f2', function() return 2 end)"
+    )
+    r.function_load("#!lua name=lib2\nredis.register_function('g', function() return 3 end)")
+    m = r.info("memory")
+    assert (m["number_of_libraries"], m["number_of_functions"]) == (2, 3)
+    r.function_delete("lib1")
+    m = r.info("memory")
+    assert (m["number_of_libraries"], m["number_of_functions"]) == (1, 1)
+    r.close()
