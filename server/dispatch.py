@@ -329,6 +329,24 @@ def _without_touching(node, c, spec, argv: list[bytes]) -> bytes:
             db.touch = True
 
 
+class CommandFlags:
+    """The flags the gates read, for a command whose flags depend on its arguments."""
+
+    __slots__ = ("write", "denyoom", "stale", "loading", "may_replicate")
+
+    def __init__(self, spec, write: bool, denyoom: bool, stale: bool, may_replicate: bool):
+        self.write = write
+        self.denyoom = denyoom
+        self.stale = stale
+        self.loading = spec.loading
+        self.may_replicate = may_replicate
+
+
+#: Command name -> ``fn(node, spec, argv)`` giving the flags the gates judge it by
+#: (a ``Spec`` or a ``CommandFlags``); the scripting commands register theirs.
+DECLARED_FLAGS: dict = {}
+
+
 def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     """The checks of processCommand after lookup and arity, in Redis's order."""
     root = spec.parent or spec
@@ -337,8 +355,12 @@ def _gates(node, c, spec, argv: list[bytes]) -> bytes | None:
     if not c.authenticated and not spec.no_auth:
         return refuse(node, c, spec, argv, E.err(E.NOAUTH))
     multi = c.multi
-    # EXEC is judged by the commands it queued (server/watch.py Transaction).
+    # EXEC is judged by the commands it queued (server/watch.py Transaction); EVAL and FCALL
+    # by the flags their script declares (getCommandFlags).
     flags = multi if multi is not None and spec.fullname == "exec" else spec
+    declared = DECLARED_FLAGS.get(spec.name)
+    if declared is not None:
+        flags = declared(node, spec, argv)
     if multi is not None and spec.no_multi:
         return refuse(node, c, spec, argv, E.err(E.NOT_IN_MULTI))
     # Evict before every command, as performEvictions does; only writes that may grow the

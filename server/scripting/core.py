@@ -29,7 +29,7 @@ import time
 
 from .. import errors as E
 from ..connection import Client
-from ..dispatch import count_error, execute, reject
+from ..dispatch import DECLARED_FLAGS, CommandFlags, count_error, execute, reject
 from ..errors import CommandError
 from .busy import Pump
 from .engine import LuaEngine
@@ -683,6 +683,49 @@ def scripting(node) -> Scripting:
 def running(node) -> ScriptRun | None:
     s = getattr(node, "_scripting", None)
     return None if s is None else s.current
+
+
+def declared_flags(node, spec, argv: list[bytes]):
+    """evalGetCommandFlags / fcallGetCommandFlags: a script that declares its flags (a
+    shebang; every function) is gated by them instead of by the command's: it writes and
+    is refused when out of memory unless it says ``no-writes`` / ``allow-oom``, and may
+    run on a stale replica only with ``allow-stale``. Unknown scripts, scripts without a
+    shebang and bad shebangs keep the command's flags (the command reports the error)."""
+    s = scripting(node)
+    name = spec.name
+    if name in ("fcall", "fcall_ro"):
+        f = s.libs.functions.get(argv[1].lower()) if len(argv) > 1 else None
+        if f is None:
+            return spec
+        flags = f.flags
+    else:
+        body = argv[1]
+        if name in ("evalsha", "evalsha_ro"):
+            script = s.scripts.get(body.lower()) if len(body) == 40 else None
+        else:
+            script = s.scripts.get(sha1hex(body))
+        if script is not None:
+            flags = script.flags
+        elif name in ("evalsha", "evalsha_ro"):
+            return spec
+        else:
+            try:
+                flags = parse_shebang(body)[0]
+            except CommandError:
+                return spec
+    if flags & EVAL_COMPAT:
+        return spec
+    return CommandFlags(
+        spec,
+        write=not flags & NO_WRITES,
+        denyoom=not flags & (ALLOW_OOM | NO_WRITES),
+        stale=bool(flags & ALLOW_STALE),
+        may_replicate=False,
+    )
+
+
+for _name in ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"):
+    DECLARED_FLAGS[_name] = declared_flags
 
 
 __all__ = ["scripting", "running", "Scripting", "ScriptRun"]

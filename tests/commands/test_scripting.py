@@ -199,3 +199,45 @@ def test_info_memory_counts_loaded_libraries_and_functions(node):
     m = r.info("memory")
     assert (m["number_of_libraries"], m["number_of_functions"]) == (1, 1)
     r.close()
+
+
+def _declared_flags_story(port: int) -> list[bytes]:
+    """Out of memory under noeviction: which scripts the gate refuses, judged by the flags
+    they declare (shebang, function flags), compared reply for reply with real Redis."""
+    with RawClient(port) as c:
+        c.call("FLUSHALL")
+        c.call("FUNCTION", "FLUSH")
+        c.call("SET", "filler", "x" * 1000)
+        c.call(
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\n"
+            "redis.register_function{function_name='w', callback=function() return 1 end}\n"
+            "redis.register_function{function_name='ro', callback=function() return 2 end, flags={'no-writes'}}",
+        )
+        sha = c.call("SCRIPT", "LOAD", "#!lua\nreturn 5")[5:-2]
+        c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        c.call("CONFIG", "SET", "maxmemory", "1")
+        try:
+            replies = [
+                c.call("EVAL", body, "0")
+                for body in (
+                    "#!lua flags=no-writes\nreturn 1",
+                    "#!lua\nreturn 1",  # declares flags, not no-writes: refused at the gate
+                    "return 1",  # no shebang: judged by what it calls
+                    "return redis.call('set','a','b')",
+                    "#!lua flags=allow-oom\nreturn redis.call('set','a','b')",
+                    "#!lua flags=bogus\nreturn 1",
+                )
+            ]
+            replies += [c.call("FCALL", name, "0") for name in ("w", "ro", "missing")]
+            replies += [c.call("EVALSHA", sha, "0"), c.call("EVAL_RO", "#!lua\nreturn 1", "0")]
+        finally:
+            c.call("CONFIG", "SET", "maxmemory", "0")
+        return replies
+
+
+def test_scripts_are_gated_by_the_flags_they_declare_like_redis(node, redis_ref):
+    expected = _declared_flags_story(redis_ref.port)
+    assert expected[1].startswith(b"-OOM command not allowed")
+    assert _declared_flags_story(node.port) == expected
