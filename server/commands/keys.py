@@ -503,6 +503,12 @@ def flushall(c, argv):
         node.db_flushed(db)
         removed += db.flush()
     node.dirty += removed
+    # flushAllDataAndResetRDB: a snapshot in the making is stale, and with save points the
+    # empty dataset is saved at once (rdb_changes_since_last_save is 0 afterwards).
+    rdb = node.rdb
+    rdb.kill_child()
+    if node.config["save"]:
+        rdb.save()
     c.force_propagate = c.node.propagating  # forceCommandPropagation: even when already empty
     return OK
 

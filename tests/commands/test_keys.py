@@ -9,6 +9,7 @@ moves between databases carry values and TTLs along.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from server import Node
 from server import scan as scan_mod
 from server.scan import reverse64, scan_keys
+from tests.support.servers import real_redis
 
 # -- SCAN over TCP ---------------------------------------------------------------------------
 
@@ -395,3 +397,34 @@ def test_exists_and_touch_count_hits_and_misses(r):
     r.touch("k", "nokey")
     stats = r.info("stats")
     assert (stats["keyspace_hits"], stats["keyspace_misses"]) == (3, 2)
+
+
+def _flushall_story(port: int, directory: str) -> list:
+    r = redis.Redis(port=port)
+    r.config_set("save", "")
+    r.flushall()
+    r.set("a", "b")
+    r.set("c", "d")
+    changes = lambda: r.info("persistence")["rdb_changes_since_last_save"]  # noqa: E731
+    out = [changes()]
+    r.flushall()  # no save points: the deleted keys are changes
+    out.append(changes())
+    r.set("a", "b")
+    r.config_set("save", "3600 1")
+    saved_before = r.lastsave()
+    time.sleep(1.05)
+    r.flushall()  # save points: the empty dataset is saved at once
+    out += [changes(), r.lastsave() > saved_before, os.path.getsize(os.path.join(directory, "dump.rdb")) < 200]
+    r.config_set("save", "")
+    r.close()
+    return [x - out[0] if isinstance(x, int) and not isinstance(x, bool) else x for x in out]
+
+
+def test_flushall_saves_at_once_when_save_points_are_set_like_redis(make_node, tmp_path):
+    (tmp_path / "v").mkdir()
+    n = make_node(dir=str(tmp_path / "v"), save="")
+    with real_redis() as ref:
+        ref_dir = redis.Redis(port=ref.port).config_get("dir")["dir"]
+        expected = _flushall_story(ref.port, ref_dir)
+    assert expected[-2:] == [True, True]
+    assert _flushall_story(n.port, str(tmp_path / "v")) == expected
