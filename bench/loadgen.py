@@ -36,6 +36,22 @@ DEFAULT_TESTS = (
     "sadd", "hset", "spop", "zadd", "zpopmin", "lrange_100", "lrange_300", "lrange_500",
     "lrange_600", "mset",
 )
+#: Tests with larger values: ``NAME:BYTES`` runs ``-t NAME -d BYTES`` (redis-benchmark's
+#: default value is 3 bytes).
+SIZED_TESTS = ("set:1024", "get:1024")
+ALL_TESTS = DEFAULT_TESTS + SIZED_TESTS
+
+
+def split_test(test: str) -> tuple[str, int | None]:
+    """``"get:1024"`` -> ``("get", 1024)``; ``"get"`` -> ``("get", None)``."""
+    name, _, size = test.partition(":")
+    return name, int(size) if size else None
+
+
+def test_title(test: str, row_title: str) -> str:
+    """The table's label: redis-benchmark's title, with the value size when not default."""
+    size = split_test(test)[1]
+    return row_title if size is None else f"{row_title} ({size:,}-byte values)"
 SETUP_MARK = "(needed to benchmark"
 PROBE_REQUESTS = 200
 RUN_TIMEOUT = 900
@@ -80,10 +96,11 @@ def parse_csv(text: str) -> list[Row]:
 
 
 def command(port: int, test: str, requests: int, clients: int, pipeline: int) -> list[str]:
+    name, size = split_test(test)
     return [
         "redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
         "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
-        "-t", test, "--csv",
+        "-t", name, *(["-d", str(size)] if size else []), "--csv",
     ]
 
 
@@ -116,7 +133,8 @@ def run(port: int, test: str, requests: int, clients: int, pipeline: int, pinnin
     if proc.returncode != 0:
         raise BenchError(f"{test} against {server_name}: redis-benchmark failed: {_failure(proc)}")
     rows = parse_csv(proc.stdout)
-    main = [r for r in rows if row_test(r.title) == test and SETUP_MARK not in r.title]
+    name = split_test(test)[0]
+    main = [r for r in rows if row_test(r.title) == name and SETUP_MARK not in r.title]
     if len(main) != 1:
         raise BenchError(f"{test} against {server_name}: no result row in redis-benchmark output:\n"
                          f"{proc.stdout}{proc.stderr}")

@@ -15,9 +15,12 @@ during a run) is carried along so that a number taken on a busy machine can be t
 
 from __future__ import annotations
 
+import math
+
 import statistics
 from dataclasses import asdict, dataclass
 
+from .loadgen import DEFAULT_TESTS
 from .machine import CLOCK_TICKS
 from .servers import NAMES
 
@@ -26,6 +29,8 @@ SERVERS = ("redis", "vermilion")
 #: The project's throughput goals: (pipeline depth, tests) -> minimum Vermilion/Redis ratio.
 GOALS = {16: 0.5, 1: 0.9}
 GOAL_TESTS = ("get", "set")
+#: ... and over the whole default suite at -P 16: the geometric mean, and the floor.
+SUITE_GOAL = (16, 0.5, 0.3)
 
 
 @dataclass
@@ -198,6 +203,21 @@ def goal_lines(summary: dict[int, dict[str, dict]]) -> list[str]:
             lines.append(f"goal {test.upper()} at -P {pipeline}: Vermilion/Redis = {entry['ratio']:.2f} "
                          f"(goal >= {minimum}): {verdict}"
                          + ("" if cpu is None else f"; CPU cost ratio Redis/Vermilion = {cpu:.2f}"))
+    pipeline, mean_goal, floor = SUITE_GOAL
+    suite = {t: e for t, e in summary.get(pipeline, {}).items() if t in DEFAULT_TESTS and "ratio" in e}
+    if len(suite) == len(DEFAULT_TESTS):
+        ratios = [e["ratio"] for e in suite.values()]
+        mean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+        lowest = min(suite, key=lambda t: suite[t]["ratio"])
+        cpu = [e["cpu_ratio"] for e in suite.values() if e.get("cpu_ratio")]
+        lines.append(
+            f"goal default suite at -P {pipeline}: geometric mean Vermilion/Redis = {mean:.2f} "
+            f"(goal >= {mean_goal}): {'met' if mean >= mean_goal else 'not met'}; lowest "
+            f"{lowest.upper()} = {suite[lowest]['ratio']:.2f} (goal >= {floor}): "
+            f"{'met' if suite[lowest]['ratio'] >= floor else 'not met'}"
+            + (f"; CPU cost ratio geometric mean = {math.exp(sum(map(math.log, cpu)) / len(cpu)):.2f}"
+               if len(cpu) == len(suite) else "")
+        )
     return lines
 
 

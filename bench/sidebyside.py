@@ -28,7 +28,7 @@ import shutil
 import sys
 
 from . import loadgen
-from .loadgen import DEFAULT_TESTS
+from .loadgen import ALL_TESTS, test_title
 from .machine import Pinning, machine_info, plan_pinning, system_cpu_seconds, wait_until_quiet
 from .report import (SERVERS, Sample, document, format_table, goal_lines, markdown, other_load_line,
                      summarize)
@@ -94,10 +94,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.requests < 1 or args.repeat < 1 or args.clients < 1 or not args.pipeline or min(args.pipeline) < 1:
         p.error("--requests, --repeat, --clients and --pipeline must be positive")
     if args.tests is not None:
-        unknown = [t for t in args.tests if t not in DEFAULT_TESTS]
+        unknown = [t for t in args.tests if t not in ALL_TESTS]
         if unknown or not args.tests:
             p.error(f"unknown test(s) {', '.join(unknown) or '(none given)'}; "
-                    f"choose from {', '.join(DEFAULT_TESTS)}")
+                    f"choose from {', '.join(ALL_TESTS)}")
     return args
 
 
@@ -107,7 +107,7 @@ def _say(text: str) -> None:
 
 def select_tests(args, pinning: Pinning) -> tuple[list[str], dict[str, str]]:
     """The tests to measure and the ones left out (with Vermilion's error)."""
-    candidates = args.tests or list(DEFAULT_TESTS)
+    candidates = args.tests or list(ALL_TESTS)
     with running("vermilion", pinning, args.source) as node:
         found = loadgen.probe(node.port, candidates, pinning)
     failing = {t: err for t, err in found.items() if err is not None}
@@ -129,7 +129,7 @@ def measure_one(args, server, test: str, pipeline: int, pinning: Pinning, repeat
     busy1, steal1 = system_cpu_seconds()
     other = max(0.0, (busy1 - busy0) - cpu - run.loadgen_cpu_s)
     return Sample(
-        server=server.kind, pipeline=pipeline, test=test, title=run.row.title, repeat=repeat,
+        server=server.kind, pipeline=pipeline, test=test, title=test_title(test, run.row.title), repeat=repeat,
         test_requests=requests, requests=run.requests, rps=run.row.rps,
         p50_latency_ms=run.row.p50_latency_ms, p99_latency_ms=run.row.p99_latency_ms,
         server_cpu_s=cpu, wall_s=run.wall_s, loadgen_cpu_s=run.loadgen_cpu_s, other_cpu_s=other,
