@@ -134,7 +134,7 @@ def build_call(node):
             count_error(node, reply)
         dt = _perf() - t0
         spec.calls += 1
-        spec.usec += dt
+        spec.nanos += dt
         if dt > node.slowlog_ns and not spec.skip_slowlog:
             slowlog_add(node, c, argv, dt)
         if blocking.ready:  # keys a write made ready for blocked clients (server/blocking.py)
@@ -166,7 +166,7 @@ def build_run_batch(node):
 
     def close_run(c, spec, reqs: list, first: int, n: int, dt: int) -> None:
         spec.calls += n
-        spec.usec += dt
+        spec.nanos += dt
         if dt > node.slowlog_ns * n and not spec.skip_slowlog:
             mean = dt // n
             if mean > node.slowlog_ns:
@@ -269,7 +269,7 @@ def execute(node, c, spec, argv: list[bytes]) -> bytes:
         count_error(node, reply)
     dt = _perf() - t0
     spec.calls += 1
-    spec.usec += dt
+    spec.nanos += dt
     if dt > node.slowlog_ns and not spec.skip_slowlog:
         slowlog_add(node, c, argv, dt)
     if (

@@ -451,7 +451,7 @@ def _used_specs(node):
 
 def spec_usec(spec) -> int:
     """Total execution time in microseconds (the dispatcher accumulates nanoseconds)."""
-    return spec.usec // 1000
+    return spec.nanos // 1000
 
 
 @section("commandstats")
@@ -494,7 +494,7 @@ def latencystats_section(node) -> Fields:
     for spec in _used_specs(node):
         if not spec.calls:
             continue
-        mean = spec.usec / 1000.0 / spec.calls
+        mean = spec.nanos / 1000.0 / spec.calls
         value = ",".join("p%s=%.3f" % (_percentile_label(p), mean) for p in percentiles)
         out.append(("latency_percentiles_usec_" + safe_name(spec.fullname), value))
     return out

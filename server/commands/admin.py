@@ -363,7 +363,7 @@ def latency_histogram(c, argv):
     p = c.proto
     out = [p.map_header(len(specs))]
     for spec in specs:
-        mean = max(spec.usec // 1000 // spec.calls, 1)
+        mean = max(spec.nanos // 1000 // spec.calls, 1)
         bucket = 1 << (mean - 1).bit_length()
         out.append(
             enc.bulk(spec.fullname.encode()) + p.map_header(2)
@@ -875,6 +875,8 @@ def shutdown(c, argv):
         raise CommandError("No shutdown in progress.")
     if b"now" not in flags and deny_blocking(c):
         raise CommandError("SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client")
+    if node.aof.refuses_shutdown(b"force" in flags):  # the initial AOF is still being written
+        raise CommandError(SHUTDOWN_FAILED)
     save = b"save" in flags or (bool(node.config["save"]) and b"nosave" not in flags)
     if save and not _save_before_shutdown(node) and b"force" not in flags:
         node.log.warning("Error trying to save the DB, can't exit.")

@@ -83,7 +83,7 @@ def reset_stats(node) -> None:
     latency monitor and memory peaks are kept, as in Redis."""
     node.stats.reset()
     for spec in node.commands.all_specs():
-        spec.calls = spec.usec = spec.rejected_calls = spec.failed_calls = 0
+        spec.calls = spec.nanos = spec.rejected_calls = spec.failed_calls = 0
     for metric in (node.ops_metric, node.net_in_metric, node.net_out_metric):
         metric.__init__()
 

@@ -101,7 +101,7 @@ class CommandSpec:
         "allow_busy",
         # statistics (INFO commandstats)
         "calls",
-        "usec",
+        "nanos",
         "rejected_calls",
         "failed_calls",
     )
@@ -147,7 +147,7 @@ class CommandSpec:
         self.movablekeys = "movablekeys" in f
         self.allow_busy = "allow_busy" in f
         self.calls = 0
-        self.usec = 0
+        self.nanos = 0  # time spent in the command, ns (INFO commandstats shows usec)
         self.rejected_calls = 0
         self.failed_calls = 0
 
