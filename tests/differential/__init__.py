@@ -2,8 +2,12 @@
 the raw reply bytes (and, where it matters, the propagated commands and keyspace events)
 compared.
 
-Helpers shared by the modules here:
+Helpers shared by the modules here (and ``conftest.py``'s module-scoped ``mirrored`` fixture;
+``blocking.py`` holds the clients-blocked-then-served scenario machinery):
 
+- ``check_all`` (with the ``Sorted``/``S`` marker for hash-order replies), ``resp3``,
+  ``decode`` and ``full_scan``: the small steps every reply test is made of.
+- ``fuzz``: hypothesis settings for tests that talk to servers.
 - ``make_foreign``: a key of another type on both servers (a real list where RPUSH exists;
   until then a value of an unknown class planted in the in-process node), for WRONGTYPE.
 - ``Mirror``: real Redis seen from a replica link (SYNC) and a PSUBSCRIBE connection, next to
@@ -20,10 +24,57 @@ from __future__ import annotations
 import contextlib
 
 import hiredis
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.support.differential import sorted_reply
 from tests.support.resp import RawClient
 from tests.support.servers import real_redis, vermilion
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+def decode(raw: bytes):
+    """One RESP reply (RESP2 or RESP3) as Python values."""
+    reader = hiredis.Reader()
+    reader.feed(raw)
+    return reader.gets()
+
+
+class Sorted(tuple):
+    """A command whose reply lists a hash table's elements in seed-dependent order: ``check_all``
+    compares it sorted. A marker subclass may set its own ``normalize``."""
+
+    normalize = staticmethod(sorted_reply)
+
+
+def S(*args) -> Sorted:
+    return Sorted(args)
+
+
+def check_all(pair, *commands) -> None:
+    """``pair.check`` each command (a marked command with its ``normalize``)."""
+    for cmd in commands:
+        pair.check(*cmd, normalize=getattr(cmd, "normalize", None))
+
+
+def resp3(pair) -> None:
+    """Switch both connections of ``pair`` to RESP3 (HELLO's reply carries ids: not compared)."""
+    theirs, ours = pair.compare("HELLO", "3")
+    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
+
+
+def full_scan(conn, command: str, key, *options) -> tuple[list, int]:
+    """Iterate ``command`` (SSCAN, HSCAN, ZSCAN) over ``key`` from cursor 0 until it is 0
+    again; returns every element returned (flat, duplicates kept) and the number of calls."""
+    cursor, found, calls = b"0", [], 0
+    while True:
+        cursor, batch = decode(conn.call(command, key, cursor, *options))
+        found += batch
+        calls += 1
+        if cursor == b"0":
+            return found, calls
+
 
 # -- another type ----------------------------------------------------------------------------
 
@@ -51,12 +102,6 @@ _IGNORED = {b"SELECT", b"PING", b"MULTI", b"EXEC", b"FLUSHALL", b"REPLCONF"}
 #: Arguments above this are absolute unix times in ms, compared with a tolerance.
 _TIMESTAMP_MIN = 10**12
 _TIMESTAMP_TOLERANCE_MS = 5000
-
-
-def _decode(raw: bytes):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    return reader.gets()
 
 
 class _RealSide:
@@ -93,14 +138,14 @@ class _RealSide:
         self.client.call("SET", _MARK, "1")
         stream = []
         while True:
-            argv = _decode(self.replica.read_reply())
+            argv = decode(self.replica.read_reply())
             if argv[:2] == [b"SET", _MARK]:
                 break
             if argv[0].upper() not in _IGNORED:
                 stream.append(argv)
         events = []
         while True:
-            msg = _decode(self.events.read_reply())
+            msg = decode(self.events.read_reply())
             _, _, channel, data = msg
             if channel == b"__keyevent@0__:set" and data == _MARK:
                 break
@@ -193,7 +238,18 @@ def mirror(real: _RealSide):
             m.close()
 
 
-# -- hypothesis strategies -------------------------------------------------------------------
+# -- hypothesis ------------------------------------------------------------------------------
+
+
+def fuzz(examples: int, *also_suppress: HealthCheck):
+    """Hypothesis settings for tests that talk to servers (fixtures reused across examples)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, *also_suppress],
+    )
+
 
 
 def _cmd(*parts):
@@ -337,6 +393,13 @@ def pipeline_compare(pair, commands) -> None:
 
 
 __all__ = [
+    "decode",
+    "Sorted",
+    "S",
+    "check_all",
+    "resp3",
+    "full_scan",
+    "fuzz",
     "ForeignValue",
     "make_foreign",
     "Mirror",

@@ -4,32 +4,10 @@ events compared, for hand-picked edge cases and for hypothesis-generated sequenc
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import (
-    bitmap_commands,
-    check_lookup_stats,
-    make_foreign,
-    mirror,
-    pipeline_compare,
-    real_side,
-    string_commands,
-)
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def check_all(pair, *commands) -> None:
-    for cmd in commands:
-        pair.check(*cmd)
+from tests.differential import bitmap_commands, check_all, check_lookup_stats, fuzz, make_foreign, pipeline_compare, string_commands
 
 
 VALUES = [b"", b"\x00", b"\xff", b"foobar", b"\xff\xf0\x00", b"\x00\x00\x01", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", b"1234", b"\x80" + b"\x00" * 40 + b"\x01"]
@@ -232,12 +210,6 @@ def test_random_mixed_string_and_bitmap_sequences(pair, commands):
 
 
 # -- propagation and keyspace events ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {

@@ -5,10 +5,10 @@ errors, HELP, RESETSTAT and REWRITE without a file."""
 
 from __future__ import annotations
 
-import hiredis
 import pytest
 
 from server.config import PARAMS
+from tests.differential import decode
 
 #: Set differently on the two servers by the test harness (addresses, files, ports).
 ENVIRONMENT = {"port", "bind", "dir", "logfile"}
@@ -17,12 +17,6 @@ ENVIRONMENT = {"port", "bind", "dir", "logfile"}
 UNSAFE = {"port", "bind", "requirepass", "appendonly", "oom-score-adj"}
 PROBES = ["abc", "-1", "", "99999999999999999999", "1k", "5", "0", "yes", "no", "10%", "-5%", "0777",
           "1gb", "KEA", "5 1", "normal 1 2 3", "1 2 3", "nosave now", "50 99", "127.0.0.1 6380"]
-
-
-def decode(reply: bytes):
-    reader = hiredis.Reader()
-    reader.feed(reply)
-    return reader.gets()
 
 
 def as_map(reply: bytes) -> dict:

@@ -12,12 +12,11 @@ few milliseconds apart. TTL-like replies may differ by the time between the serv
 
 from __future__ import annotations
 
-import hiredis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from tests.differential import KEYS, _cmd, _one_of, mirror, real_side, string_commands
+from tests.differential import KEYS, _cmd, _one_of, decode, fuzz, string_commands
 
 # -- strategies ------------------------------------------------------------------------------
 
@@ -81,12 +80,6 @@ def _uniquify(commands):
 _TOLERANCE = {b"TTL": 1, b"EXPIRETIME": 1, b"PTTL": 1000, b"PEXPIRETIME": 1000}
 
 
-def _decode(raw: bytes):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    return reader.gets()
-
-
 def _same(cmd, theirs: bytes, ours: bytes) -> bool:
     if theirs == ours:
         return True
@@ -96,9 +89,9 @@ def _same(cmd, theirs: bytes, ours: bytes) -> bool:
         a, b = int(theirs[1:]), int(ours[1:])
         return a >= 0 and b >= 0 and abs(a - b) <= tolerance
     if name == b"KEYS" and theirs[:1] == b"*":
-        return sorted(_decode(theirs)) == sorted(_decode(ours))
+        return sorted(decode(theirs)) == sorted(decode(ours))
     if name == b"SCAN" and theirs[:1] == b"*":
-        (c1, k1), (c2, k2) = _decode(theirs), _decode(ours)
+        (c1, k1), (c2, k2) = decode(theirs), decode(ours)
         return c1 == c2 == b"0" and sorted(k1) == sorted(k2)
     return False
 
@@ -113,22 +106,13 @@ def run_and_compare(pair, commands) -> None:
             pytest.fail(f"reply differs for the last of:\n{shown}\nredis: {a!r}\nours:  {b!r}")
 
 
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-
-
-@fuzz(1500)
+@fuzz(1500, HealthCheck.filter_too_much)
 @given(commands=st.lists(COMMANDS, min_size=1, max_size=30))
 def test_random_key_string_and_expiry_sequences_reply_like_redis(pair, commands):
     run_and_compare(pair, commands)
 
 
-@fuzz(600)
+@fuzz(600, HealthCheck.filter_too_much)
 @given(commands=st.lists(key_commands(), min_size=1, max_size=30))
 def test_random_key_command_sequences_reply_like_redis(pair, commands):
     run_and_compare(pair, [(b"MSET", b"a", b"1", b"b", b"two", b"c", b"x" * 50)] + commands)
@@ -137,16 +121,10 @@ def test_random_key_command_sequences_reply_like_redis(pair, commands):
 # -- propagation and keyspace events ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
-
-
 _PROPAGATED = st.one_of(key_commands(listings=False), key_commands(listings=False), string_commands(past_times=False))
 
 
-@fuzz(400)
+@fuzz(400, HealthCheck.filter_too_much)
 @given(commands=st.lists(_PROPAGATED, min_size=1, max_size=12))
 def test_random_sequences_propagate_and_notify_like_redis(mirrored, commands):
     mirrored.check(*_uniquify([(b"MSET", b"a", b"1", b"b", b"2")] + commands))

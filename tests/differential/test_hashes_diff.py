@@ -11,28 +11,12 @@ field/value pairs for HGETALL-like replies). Random picks are compared by their 
 
 from __future__ import annotations
 
-import hiredis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import FLOAT_TEXTS, _cmd, _one_of, check_lookup_stats, mirror, real_side
+from tests.differential import FLOAT_TEXTS, S, _cmd, _one_of, check_all, check_lookup_stats, decode, full_scan, fuzz, resp3
 from tests.support.differential import Pair, sorted_reply
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def decode(raw: bytes):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    return reader.gets()
 
 
 def sorted_pairs(raw: bytes):
@@ -47,35 +31,15 @@ def sorted_pairs(raw: bytes):
     return raw
 
 
-class Sorted(tuple):
-    """A command whose reply lists a hash table's fields (or values): compared sorted."""
-
-
 class Pairs(tuple):
-    """A command whose reply lists a hash table's fields with values: compared as pairs."""
+    """A command whose reply lists a hash table's fields with values: compared as pairs
+    (``Sorted``, from ``S(...)``, compares a listing of fields or values sorted)."""
 
-
-def S(*args) -> Sorted:
-    return Sorted(args)
+    normalize = staticmethod(sorted_pairs)
 
 
 def P(*args) -> Pairs:
     return Pairs(args)
-
-
-def run_case(pair: Pair, commands) -> None:
-    for cmd in commands:
-        if isinstance(cmd, Sorted):
-            pair.check(*cmd, normalize=sorted_reply)
-        elif isinstance(cmd, Pairs):
-            pair.check(*cmd, normalize=sorted_pairs)
-        else:
-            pair.check(*cmd)
-
-
-def resp3(pair: Pair) -> None:
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
 
 
 H = ("HSET", "h", "a", "1", "b", "2", "c", "3")
@@ -157,17 +121,17 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_hash_command_replies(pair, name):
-    run_case(pair, CASES[name])
+    check_all(pair, *CASES[name])
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_hash_command_replies_in_resp3(pair, name):
     resp3(pair)
-    run_case(pair, CASES[name])
+    check_all(pair, *CASES[name])
 
 
 def test_read_and_write_lookups_count_like_redis(pair):
-    run_case(pair, [H, ("HSET", "one", "f", "v")])
+    check_all(pair, H, ("HSET", "one", "f", "v"))
     check_lookup_stats(pair, [
         ("HSET", "h", "z", "1"), ("HSETNX", "h", "z", "1"), ("HGET", "h", "a"), ("HGET", "nokey", "a"), ("HMGET", "h", "a"), ("HDEL", "h", "q"),
         ("HLEN", "h"), ("HSTRLEN", "h", "a"), ("HEXISTS", "h", "a"), ("HKEYS", "h"), ("HVALS", "nokey"), ("HGETALL", "h"),
@@ -194,15 +158,15 @@ ENCODING_CASES = {
 
 @pytest.mark.parametrize("name", list(ENCODING_CASES))
 def test_hash_encoding_follows_redis(pair, name):
-    run_case(pair, ENCODING_CASES[name])
+    check_all(pair, *ENCODING_CASES[name])
 
 
 @pytest.fixture
 def small_listpacks(pair):
     """hash-max-listpack-entries 3 and -value 8 on both servers for the test."""
-    run_case(pair, [("CONFIG", "SET", "hash-max-listpack-entries", "3"), ("CONFIG", "SET", "hash-max-listpack-value", "8")])
+    check_all(pair, ("CONFIG", "SET", "hash-max-listpack-entries", "3"), ("CONFIG", "SET", "hash-max-listpack-value", "8"))
     yield pair
-    run_case(pair, [("CONFIG", "SET", "hash-max-listpack-entries", "512"), ("CONFIG", "SET", "hash-max-listpack-value", "64")])
+    check_all(pair, ("CONFIG", "SET", "hash-max-listpack-entries", "512"), ("CONFIG", "SET", "hash-max-listpack-value", "64"))
 
 
 SMALL_CASES = {
@@ -223,15 +187,16 @@ SMALL_CASES = {
 
 @pytest.mark.parametrize("name", list(SMALL_CASES))
 def test_hash_encoding_with_small_limits_follows_redis(small_listpacks, name):
-    run_case(small_listpacks, SMALL_CASES[name])
+    check_all(small_listpacks, *SMALL_CASES[name])
 
 
 def test_listpack_limit_boundary_at_default_size(pair):
     pairs = [x for i in range(512) for x in (f"f{i}", str(i))]
-    run_case(pair, [
+    check_all(
+        pair,
         ("HSET", "h", *pairs), ("OBJECT", "ENCODING", "h"), ("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HSCAN", "h", "0"),
         ("HSET", "h", "f512", "x"), ("OBJECT", "ENCODING", "h"), P("HGETALL", "h"), S("HKEYS", "h"), ("HLEN", "h"),
-    ])
+    )
 
 
 # -- random replies, compared by shape --------------------------------------------------------------
@@ -257,7 +222,7 @@ def test_hrandfield_shapes_match_redis(pair, proto, kind, withvalues):
         resp3(pair)
     n = 20 if kind == "listpack" else 600
     fields = {b"f%03d" % i: b"%d" % (i * 7) for i in range(n)}
-    run_case(pair, [("HSET", "h", *[x for kv in fields.items() for x in kv])])
+    check_all(pair, ("HSET", "h", *[x for kv in fields.items() for x in kv]))
     order = list(fields)
     extra = ("WITHVALUES",) if withvalues else ()
     for count in (1, 2, 3, 6, 7, 19, 20, 21, 200, 599, 600, 1000, -1, -3, -30, -1000):
@@ -285,24 +250,14 @@ def test_hrandfield_shapes_match_redis(pair, proto, kind, withvalues):
 # -- HSCAN ---------------------------------------------------------------------------------------------
 
 
-def _full_hscan(conn, key, *options) -> tuple[list, int]:
-    cursor, found, calls = b"0", [], 0
-    while True:
-        cursor, batch = decode(conn.call("HSCAN", key, cursor, *options))
-        found += list(zip(batch[::2], batch[1::2]))
-        calls += 1
-        if cursor == b"0":
-            return found, calls
-
-
 @pytest.mark.parametrize("options", [(), ("COUNT", "1"), ("COUNT", "9"), ("COUNT", "2000"), ("MATCH", "f1*"), ("MATCH", "*", "COUNT", "3")])
 def test_hscan_iterates_a_hash_table_like_redis(pair, options):
     fields = [x for i in range(600) for x in (b"f%d" % i, b"v%d" % i)]
-    run_case(pair, [("HSET", "h", *fields)])
+    check_all(pair, ("HSET", "h", *fields))
     results = {}
     for side, conn in (("redis", pair.redis), ("ours", pair.ours)):
-        found, calls = _full_hscan(conn, "h", *options)
-        results[side] = sorted(set(found))
+        found, calls = full_scan(conn, "HSCAN", "h", *options)
+        results[side] = sorted(set(zip(found[::2], found[1::2])))
         if options[:2] == ("COUNT", "2000"):
             assert calls == 1
         if options[:2] == ("COUNT", "1"):
@@ -311,12 +266,6 @@ def test_hscan_iterates_a_hash_table_like_redis(pair, options):
 
 
 # -- propagation and keyspace events -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {
@@ -408,16 +357,15 @@ def _compare_sequence(pair: Pair, commands, proto: int) -> None:
             pair.check("HGETALL", key, normalize=sorted_pairs)
 
 
-@pytest.fixture
-def restore_listpack_limits(pair):
-    yield pair
-    pair.check("CONFIG", "SET", "hash-max-listpack-entries", "512")
-    pair.check("CONFIG", "SET", "hash-max-listpack-value", "64")
-
-
 def _reset_limits(pair: Pair) -> None:
     pair.check("CONFIG", "SET", "hash-max-listpack-entries", "512")
     pair.check("CONFIG", "SET", "hash-max-listpack-value", "64")
+
+
+@pytest.fixture
+def restore_listpack_limits(pair):
+    yield pair
+    _reset_limits(pair)
 
 
 @fuzz(300)
@@ -467,7 +415,7 @@ def test_memory_usage_of_hashes_built_by_hset_matches_redis(pair, n):
     ]
     for i in range(0, n, 97):  # mixed lengths: converted by a long value in the first batch
         commands.append(("HSET", "g", *[x for j in range(i, min(n, i + 97)) for x in (f"f:{j}", "v" * (j % 80))]))
-    run_case(pair, commands)
+    check_all(pair, *commands)
     for key in ("h", "n", "g"):
         pair.check("MEMORY", "USAGE", key, "SAMPLES", "0")
     pair.check("MEMORY", "USAGE", "h")

@@ -10,21 +10,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from server.datatypes.hyperloglog import REGISTERS, pat_len
-from tests.differential import _cmd, _one_of, check_lookup_stats, mirror, real_side
+from tests.differential import _cmd, _one_of, check_lookup_stats, fuzz, resp3
 from tests.support.differential import Pair
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
 
 
 # -- forged values -------------------------------------------------------------------------------
@@ -73,11 +64,6 @@ def add_both(pair: Pair, key, els, chunk: int = 250) -> None:
     for i in range(0, len(els), chunk):
         pair.check("PFADD", key, *els[i : i + chunk])
         pair.check("GET", key)
-
-
-def resp3(pair: Pair) -> None:
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
 
 
 # -- hand-written cases ----------------------------------------------------------------------------
@@ -393,12 +379,6 @@ def test_random_hll_command_sequences(sparse_limit, commands):
 
 
 # -- propagation and keyspace events ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {

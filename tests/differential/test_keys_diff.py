@@ -8,7 +8,6 @@ import time
 import hiredis
 import pytest
 
-from tests.differential import mirror, real_side
 from tests.support.differential import sorted_reply
 
 
@@ -507,12 +506,6 @@ def test_keys_skips_expired_keys_without_deleting_them(pair):
 
 
 # -- propagation and keyspace events ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {

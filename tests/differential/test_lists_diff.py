@@ -5,35 +5,12 @@ servers with their replies (and, for served clients, their propagation) compared
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import _cmd, _one_of, check_lookup_stats, mirror, pipeline_compare, real_side, same_stream
-from tests.support.resp import RawClient
-
-
-def fuzz(examples: int):
-    """Hypothesis settings for tests that talk to servers (fixtures reused across examples)."""
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def check_all(pair, *commands) -> None:
-    for cmd in commands:
-        pair.check(*cmd)
-
-
-def resp3(pair) -> None:
-    """Switch both connections of ``pair`` to RESP3 (HELLO's reply carries ids: not compared)."""
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
+from tests.differential import _cmd, _one_of, check_all, check_lookup_stats, fuzz, pipeline_compare, resp3
+from tests.differential.blocking import check_scenario, check_served_blockers, dirty_deltas
 
 
 FIVE = ("RPUSH", "l", "a", "b", "c", "b", "a")
@@ -255,12 +232,6 @@ def test_random_list_command_sequences(pair, commands):
 # -- propagation and keyspace events ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
-
-
 PROPAGATION_SCRIPTS = {
     "pushes": [("LPUSH", "l", "a", "b"), ("RPUSH", "l", "c"), ("LPUSHX", "l", "d"), ("RPUSHX", "none", "d"), ("LPUSHX", "none", "x")],
     "pops": [("RPUSH", "l", "a", "b", "c", "d"), ("LPOP", "l"), ("RPOP", "l", "2"), ("LPOP", "l", "0"), ("LPOP", "l", "5"),
@@ -287,29 +258,6 @@ def test_propagation_and_keyspace_events_match_redis(mirrored, name):
     mirrored.check(*PROPAGATION_SCRIPTS[name])
 
 
-def _blocked_ids(admin: RawClient) -> set[int]:
-    listing = admin.call("CLIENT", "LIST").decode()
-    ids = set()
-    for line in listing.split("\n"):
-        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        if "b" in fields.get("flags", ""):
-            ids.add(int(fields["id"]))
-    return ids
-
-
-def _client_id(conn: RawClient) -> int:
-    return int(conn.call("CLIENT", "ID")[1:-2])
-
-
-def wait_blocked(admin: RawClient, client_id: int, blocked: bool = True, timeout: float = 5.0) -> None:
-    """Wait until the client is (or is no longer) blocked, as CLIENT LIST shows it."""
-    deadline = time.monotonic() + timeout
-    while (client_id in _blocked_ids(admin)) != blocked:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"client {client_id} blocked={not blocked} after {timeout}s")
-        time.sleep(0.005)
-
-
 def test_served_blocked_clients_propagate_like_redis(mirrored):
     """BLPOP/BRPOP/BLMPOP/BLMOVE/BRPOPLPUSH served by a later push propagate as the pop or
     move they did, after the push, with the same keyspace events."""
@@ -322,94 +270,10 @@ def test_served_blocked_clients_propagate_like_redis(mirrored):
         ("BLMOVE", "g", "a", "RIGHT", "LEFT", "0"),
     ]
     pushes = [("RPUSH", "a", "1", "2", "3", "4", "5"), ("RPUSH", "d", "x", "y"), ("LPUSH", "f", "z"), ("RPUSH", "g", "w")]
-    m = mirrored
-    sides = []
-    for port in (m.real.port, m.node.port):
-        admin = RawClient(port)
-        admin.call("FLUSHALL")
-        conns = []
-        for cmd in blockers:
-            conn = RawClient(port)
-            cid = _client_id(conn)
-            conn.send_command(*cmd)
-            wait_blocked(admin, cid)
-            conns.append(conn)
-        sides.append((admin, conns))
-    (r_replies, r_stream, r_events), (o_replies, o_stream, o_events) = m.run(pushes)
-    replies = [[conn.read_reply() for conn in conns] for _, conns in sides]
-    for admin, conns in sides:
-        for conn in conns:
-            conn.close()
-        admin.close()
-    assert o_replies == r_replies
-    assert replies[1] == replies[0]
-    assert same_stream(r_stream, o_stream), (r_stream, o_stream)
-    assert o_events == r_events
+    check_served_blockers(mirrored, blockers, pushes)
 
 
 # -- multi-client blocking scenarios -----------------------------------------------------------
-
-
-def run_scenario(port: int, steps) -> list:
-    """Run ``steps`` against one server and return what each step observed.
-
-    A step is ``(kind, client, *command)``: ``block`` sends a command that must block and
-    waits until it has; ``send`` sends without waiting; ``call`` sends and reads the reply;
-    ``read`` reads the next reply of that client; ``blocked`` records whether the client is
-    still blocked; ``close`` drops the connection. ``{id:x}`` in an argument is client x's id.
-    """
-    admin = RawClient(port)
-    admin.call("FLUSHALL")
-    admin.call("CONFIG", "RESETSTAT")
-    conns: dict[str, RawClient] = {}
-    ids: dict[str, int] = {}
-    seen = []
-
-    def conn_for(name: str) -> RawClient:
-        if name not in conns:
-            conns[name] = RawClient(port)
-            ids[name] = _client_id(conns[name])
-        return conns[name]
-
-    def arg(a):
-        if isinstance(a, str) and a.startswith("{id:"):
-            return str(ids[a[4:-1]])
-        return a
-
-    try:
-        for kind, name, *cmd in steps:
-            conn = conn_for(name)
-            cmd = [arg(a) for a in cmd]
-            if kind == "block":
-                conn.send_command(*cmd)
-                wait_blocked(admin, ids[name])
-            elif kind == "send":
-                conn.send_command(*cmd)
-            elif kind == "call":
-                seen.append((name, conn.call(*cmd)))
-            elif kind == "read":
-                seen.append((name, conn.read_reply()))
-            elif kind == "blocked":
-                seen.append((name, ids[name] in _blocked_ids(admin)))
-            elif kind == "close":
-                conn.close()
-                del conns[name]
-                wait_gone(admin, ids[name])
-            else:
-                raise ValueError(kind)
-    finally:
-        for conn in conns.values():
-            conn.close()
-        admin.close()
-    return seen
-
-
-def wait_gone(admin: RawClient, client_id: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while b"id=%d " % client_id in admin.call("CLIENT", "LIST"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"client {client_id} still listed")
-        time.sleep(0.005)
 
 
 SCENARIOS = {
@@ -555,72 +419,18 @@ SCENARIOS = {
 }
 
 
-#: Commands the scenario runner itself sends a varying number of times.
-_RUNNER_COMMANDS = (b"cmdstat_client|list:", b"cmdstat_client|id:", b"cmdstat_info:", b"cmdstat_config|resetstat:")
-
-
-def _counters(reply: bytes) -> bytes:
-    """INFO commandstats without the timings (usec) that cannot match."""
-    lines = []
-    for line in sorted(reply.split(b"\r\n")):  # Redis lists them in hash order
-        if line.startswith(_RUNNER_COMMANDS):
-            continue
-        if line.startswith(b"cmdstat_"):
-            name, _, fields = line.partition(b":")
-            kept = [f for f in fields.split(b",") if not f.startswith(b"usec")]
-            line = name + b":" + b",".join(kept)
-        if line.startswith(b"$"):
-            continue
-        lines.append(line)
-    return b"\r\n".join(lines)
-
-
-def _normalize(observed: list) -> list:
-    out = []
-    for name, value in observed:
-        if isinstance(value, bytes) and b"# Commandstats" in value:
-            value = _counters(value)
-        elif isinstance(value, bytes) and b"# Clients" in value:
-            value = b"\r\n".join(line for line in value.split(b"\r\n") if line.startswith((b"blocked", b"clients_in")))
-        elif isinstance(value, bytes) and value.startswith(b"%7"):
-            value = b"HELLO 3"
-        out.append((name, value))
-    return out
-
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_blocking_scenarios_match_redis(redis_ref, diff_node, name):
-    steps = SCENARIOS[name]
-    theirs = _normalize(run_scenario(redis_ref.port, steps))
-    ours = _normalize(run_scenario(diff_node.port, steps))
-    assert ours == theirs
+    check_scenario(redis_ref.port, diff_node.port, SCENARIOS[name])
 
 
 def test_dirty_counter_after_served_pops_matches_redis(redis_ref, diff_node):
     """rdb_changes_since_last_save moves by the push alone for BLPOP and BLMOVE, by the
     push and the popped elements for BLMPOP, as in Redis."""
-    def changes(conn):
-        info = conn.call("INFO", "persistence")
-        return int(info.split(b"rdb_changes_since_last_save:")[1].split(b"\r\n")[0])
-
-    results = []
-    for port in (redis_ref.port, diff_node.port):
-        admin = RawClient(port)
-        deltas = []
-        for blocker in [("BLPOP", "k", "0"), ("BLMOVE", "k", "d", "LEFT", "RIGHT", "0"), ("BLMPOP", "0", "1", "k", "LEFT", "COUNT", "2")]:
-            admin.call("FLUSHALL")
-            waiter = RawClient(port)
-            cid = _client_id(waiter)
-            waiter.send_command(*blocker)
-            wait_blocked(admin, cid)
-            before = changes(admin)
-            admin.call("RPUSH", "k", "1", "2", "3")
-            waiter.read_reply()
-            deltas.append(changes(admin) - before)
-            waiter.close()
-        admin.close()
-        results.append(deltas)
-    assert results[1] == results[0]
+    blockers = [("BLPOP", "k", "0"), ("BLMOVE", "k", "d", "LEFT", "RIGHT", "0"), ("BLMPOP", "0", "1", "k", "LEFT", "COUNT", "2")]
+    push = ("RPUSH", "k", "1", "2", "3")
+    theirs = dirty_deltas(redis_ref.port, blockers, push)
+    assert dirty_deltas(diff_node.port, blockers, push) == theirs
 
 
 def test_memory_usage_of_lists_built_by_rpush_matches_redis(pair):

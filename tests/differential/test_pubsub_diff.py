@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.differential import fuzz
 from tests.support.pubsub import Twin
 from tests.support.resp import encode_command
 
@@ -383,8 +384,7 @@ def _normalize(replies: list[bytes], listing: bool = False) -> tuple:
     return sorted(left), counts, sorted(rest)
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@fuzz(150)
 @given(steps=st.lists(_STEP, min_size=1, max_size=15), resp=st.sampled_from([2, 3]))
 def test_random_pubsub_sequences_behave_like_redis(conns, steps, resp):
     subs = [conns(resp) for _ in range(3)]

@@ -12,49 +12,12 @@ set (sorted) when the count covers it.
 
 from __future__ import annotations
 
-import hiredis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import _cmd, _one_of, check_lookup_stats, mirror, real_side, same_stream
+from tests.differential import S, _cmd, _one_of, check_all, check_lookup_stats, decode, full_scan, fuzz, resp3, same_stream
 from tests.support.differential import Pair, sorted_reply
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-class Sorted(tuple):
-    """A command whose reply lists a hash-table set: compared sorted."""
-
-
-def S(*args) -> Sorted:
-    return Sorted(args)
-
-
-def run_case(pair: Pair, commands) -> None:
-    for cmd in commands:
-        if isinstance(cmd, Sorted):
-            pair.check(*cmd, normalize=sorted_reply)
-        else:
-            pair.check(*cmd)
-
-
-def resp3(pair: Pair) -> None:
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
-
-
-def decode(raw: bytes):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    return reader.gets()
 
 
 INTS = ("SADD", "i", "3", "1", "2", "-5", "10")
@@ -164,17 +127,17 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_set_command_replies(pair, name):
-    run_case(pair, CASES[name])
+    check_all(pair, *CASES[name])
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_set_command_replies_in_resp3(pair, name):
     resp3(pair)
-    run_case(pair, CASES[name])
+    check_all(pair, *CASES[name])
 
 
 def test_read_and_write_lookups_count_like_redis(pair):
-    run_case(pair, [INTS, ("SADD", "j", "1")])
+    check_all(pair, INTS, ("SADD", "j", "1"))
     check_lookup_stats(pair, [
         ("SINTERSTORE", "d", "i", "nokey"), ("SUNIONSTORE", "d", "i", "nokey"), ("SDIFFSTORE", "d", "i"), ("SMOVE", "i", "j", "1"),
         ("SREM", "i", "9"), ("SINTERCARD", "2", "i", "j"), ("SMEMBERS", "i"), ("SISMEMBER", "nokey", "1"), ("SMISMEMBER", "i", "1"),
@@ -189,9 +152,9 @@ def test_read_and_write_lookups_count_like_redis(pair):
 @pytest.fixture
 def small_intsets(pair):
     """set-max-intset-entries 4 on both servers for the test, 512 again afterwards."""
-    run_case(pair, [("CONFIG", "SET", "set-max-intset-entries", "4")])
+    check_all(pair, ("CONFIG", "SET", "set-max-intset-entries", "4"))
     yield pair
-    run_case(pair, [("CONFIG", "SET", "set-max-intset-entries", "512")])
+    check_all(pair, ("CONFIG", "SET", "set-max-intset-entries", "512"))
 
 
 ENCODING_CASES = {
@@ -229,15 +192,16 @@ ENCODING_CASES = {
 
 @pytest.mark.parametrize("name", list(ENCODING_CASES))
 def test_intset_encoding_follows_redis(small_intsets, name):
-    run_case(small_intsets, ENCODING_CASES[name])
+    check_all(small_intsets, *ENCODING_CASES[name])
 
 
 def test_intset_limit_boundary_at_default_size(pair):
     members = [str(i) for i in range(512)]
-    run_case(pair, [
+    check_all(
+        pair,
         ("SADD", "s", *members), ("OBJECT", "ENCODING", "s"), ("SMEMBERS", "s"), ("SADD", "s", "512"), ("OBJECT", "ENCODING", "s"),
         ("SADD", "t", *members, "512"), ("OBJECT", "ENCODING", "t"), S("SMEMBERS", "t"), S("SSCAN", "t", "0", "COUNT", "100000"),
-    ])
+    )
 
 
 # -- random replies, compared by shape --------------------------------------------------------------
@@ -271,12 +235,12 @@ def test_srandmember_shapes_match_redis(pair, proto, kind):
         resp3(pair)
     n = {"intset": 10, "hashtable": 10, "big": 600}[kind]
     members = {(b"%d" % i if kind != "hashtable" else b"m%d" % i) for i in range(n)}
-    run_case(pair, [("SADD", "s", *sorted(members))])
+    check_all(pair, ("SADD", "s", *sorted(members)))
     for count in (1, 2, 3, 4, 5, 9, 10, 11, 100, 599, 600, 1000, -1, -5, -20, -1000):
         _check_random(pair, members, ("SRANDMEMBER", "s", str(count)), count)
     for _ in range(5):
         _check_random(pair, members, ("SRANDMEMBER", "s"), None)
-    run_case(pair, [("SCARD", "s")])
+    check_all(pair, ("SCARD", "s"))
 
 
 @pytest.mark.parametrize("proto", [2, 3])
@@ -286,7 +250,7 @@ def test_spop_shapes_and_leftovers_match_redis(pair, proto, kind, count):
     if proto == 3:
         resp3(pair)
     members = {(b"%d" % i if kind == "intset" else b"m%d" % i) for i in range(10)}
-    run_case(pair, [("SADD", "s", *sorted(members))])
+    check_all(pair, ("SADD", "s", *sorted(members)))
     theirs, ours = pair.compare("SPOP", "s", str(count))
     assert _shape(ours, count) == _shape(theirs, count)
     rest = {}
@@ -307,32 +271,22 @@ def test_spop_shapes_and_leftovers_match_redis(pair, proto, kind, count):
 def test_spop_of_a_mixed_set_rebuilds_its_encoding_like_redis(pair):
     """SPOP's third case moves the members that stay into a new set: a hash table whose
     survivors are all integers becomes an intset again."""
-    run_case(pair, [("SADD", "s", "a", "b", "c", "d", "e", "f", "g", "h", "i", "1"), ("SREM", "s", "a", "b", "c", "d", "e", "f", "g", "h", "i")])
-    run_case(pair, [("SADD", "s", "2", "3", "4", "5", "6", "7", "8", "9", "10"), ("OBJECT", "ENCODING", "s")])
+    check_all(pair, ("SADD", "s", "a", "b", "c", "d", "e", "f", "g", "h", "i", "1"), ("SREM", "s", "a", "b", "c", "d", "e", "f", "g", "h", "i"))
+    check_all(pair, ("SADD", "s", "2", "3", "4", "5", "6", "7", "8", "9", "10"), ("OBJECT", "ENCODING", "s"))
     pair.check("SPOP", "s", "9", normalize=lambda raw: _shape(raw, 9))
-    run_case(pair, [("OBJECT", "ENCODING", "s"), ("SCARD", "s")])
+    check_all(pair, ("OBJECT", "ENCODING", "s"), ("SCARD", "s"))
 
 
 # -- SSCAN ---------------------------------------------------------------------------------------------
 
 
-def _full_scan(conn, key, *options) -> tuple[list[bytes], int]:
-    cursor, found, calls = b"0", [], 0
-    while True:
-        cursor, batch = decode(conn.call("SSCAN", key, cursor, *options))
-        found += batch
-        calls += 1
-        if cursor == b"0":
-            return found, calls
-
-
 @pytest.mark.parametrize("options", [(), ("COUNT", "1"), ("COUNT", "7"), ("COUNT", "1000"), ("MATCH", "m1*"), ("MATCH", "*", "COUNT", "3")])
 def test_sscan_iterates_a_hash_table_set_like_redis(pair, options):
     members = [b"m%d" % i for i in range(300)]
-    run_case(pair, [("SADD", "s", *members)])
+    check_all(pair, ("SADD", "s", *members))
     results = {}
     for side, conn in (("redis", pair.redis), ("ours", pair.ours)):
-        found, calls = _full_scan(conn, "s", *options)
+        found, calls = full_scan(conn, "SSCAN", "s", *options)
         results[side] = sorted(set(found))
         if options[:2] == ("COUNT", "1000"):
             assert calls == 1
@@ -342,12 +296,6 @@ def test_sscan_iterates_a_hash_table_set_like_redis(pair, options):
 
 
 # -- propagation and keyspace events -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {
@@ -501,12 +449,12 @@ def test_random_sequences_propagate_and_notify_like_redis(mirrored, commands):
 
 def test_smembers_of_a_big_intset_is_sorted_like_redis(pair):
     members = [str(i * 7919 % 1000 - 500) for i in range(400)]
-    run_case(pair, [("SADD", "s", *members), ("SMEMBERS", "s"), ("SSCAN", "s", "0"), ("SUNION", "s"), ("SINTER", "s", "s"),
-                    ("SRANDMEMBER", "s", "1000"), ("SPOP", "s", "1000")])
+    check_all(pair, ("SADD", "s", *members), ("SMEMBERS", "s"), ("SSCAN", "s", "0"), ("SUNION", "s"), ("SINTER", "s", "s"),
+              ("SRANDMEMBER", "s", "1000"), ("SPOP", "s", "1000"))
 
 
 def test_raw_client_sees_identical_set_bytes_for_binary_members(pair):
-    run_case(pair, [("SADD", "s", b"\x00", b"\xff\xfe", b"a\r\nb", b""), S("SMEMBERS", "s"), ("SISMEMBER", "s", b"a\r\nb")])
+    check_all(pair, ("SADD", "s", b"\x00", b"\xff\xfe", b"a\r\nb", b""), S("SMEMBERS", "s"), ("SISMEMBER", "s", b"a\r\nb"))
 
 
 # -- MEMORY USAGE ------------------------------------------------------------------------------------
@@ -517,10 +465,11 @@ _MEMORY_SIZES = (1, 3, 4, 5, 9, 17, 33, 513, 600, 1000, 2000, 5000)
 
 @pytest.mark.parametrize("n", _MEMORY_SIZES)
 def test_memory_usage_of_sets_built_by_sadd_matches_redis(pair, n):
-    run_case(pair, [
+    check_all(
+        pair,
         ("SADD", "s", *[f"member:{i}" for i in range(n)]), ("SADD", "i", *[str(i) for i in range(n)]),
         ("SADD", "w", *[str(i * 100003) for i in range(n)]), ("SADD", "e", "", *[str(-i) for i in range(n)]),
-    ])
+    )
     for key in ("s", "i", "w", "e"):
         pair.check("MEMORY", "USAGE", key, "SAMPLES", "0")
     pair.check("MEMORY", "USAGE", "s")

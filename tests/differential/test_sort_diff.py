@@ -15,26 +15,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import check_lookup_stats, mirror, real_side
+from tests.differential import check_lookup_stats, fuzz, resp3
 from tests.support.differential import Pair
 from tests.support.resp import RawClient
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def resp3(pair: Pair) -> None:
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
 
 
 L = ("RPUSH", "l", "3", "1", "2", "10", "-5", "1.5", "2")
@@ -200,12 +186,6 @@ def test_lookups_count_like_redis(pair):
 
 
 # -- propagation, keyspace events, blocked clients ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {

@@ -6,37 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import (
-    FLOAT_TEXTS,
-    check_lookup_stats,
-    make_foreign,
-    mirror,
-    pipeline_compare,
-    real_side,
-    string_commands,
-)
+from tests.differential import FLOAT_TEXTS, check_all, check_lookup_stats, fuzz, make_foreign, pipeline_compare, string_commands
 from tests.support.differential import Pair
 from tests.support.servers import real_redis, vermilion
 
 BINARY_VALUES = [b"", b"\x00", b"a\r\nb", b"\r\n", b"\xff\xfe\x00\x01", b"12", b"-7", b"x" * 100_000]
-
-def fuzz(examples: int):
-    """Hypothesis settings for tests that talk to servers (fixtures reused across examples)."""
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def check_all(pair, *commands) -> None:
-    for cmd in commands:
-        pair.check(*cmd)
-
 
 # -- GET / SET -------------------------------------------------------------------------------
 
@@ -426,12 +403,6 @@ def test_random_string_command_sequences(pair, commands):
 
 
 # -- propagation and keyspace events ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
 
 
 PROPAGATION_SCRIPTS = {

@@ -9,35 +9,12 @@ from __future__ import annotations
 
 import contextlib
 
-import hiredis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import _cmd, _one_of, check_lookup_stats, mirror, real_side, same_stream
-from tests.differential.test_lists_diff import _client_id, _normalize, run_scenario, wait_blocked
-from tests.support.resp import RawClient
-
-
-def fuzz(examples: int):
-    """Hypothesis settings for tests that talk to servers (fixtures reused across examples)."""
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-
-
-def check_all(pair, *commands) -> None:
-    for cmd in commands:
-        pair.check(*cmd)
-
-
-def resp3(pair) -> None:
-    """Switch both connections of ``pair`` to RESP3 (HELLO's reply carries ids: not compared)."""
-    theirs, ours = pair.compare("HELLO", "3")
-    assert theirs.startswith(b"%7") and ours.startswith(b"%7")
+from tests.differential import _cmd, _one_of, check_all, check_lookup_stats, decode, full_scan, fuzz, resp3
+from tests.differential.blocking import check_scenario, check_served_blockers, dirty_deltas
 
 
 @contextlib.contextmanager
@@ -372,7 +349,7 @@ def test_negative_zero_survives_only_in_a_skiplist(pair):
 
 def _scan_pairs(raw: bytes):
     """A ZSCAN reply as (cursor, sorted member/score pairs): a skiplist answers in hash order."""
-    cursor, items = _decode(raw)
+    cursor, items = decode(raw)
     return cursor, sorted(zip(items[::2], items[1::2]))
 
 
@@ -382,13 +359,8 @@ def test_zscan_walks_a_skiplist_to_the_same_members(pair):
     for options in [(), ("COUNT", "1"), ("COUNT", "37"), ("MATCH", "m1*"), ("MATCH", "*", "COUNT", "1000")]:
         seen = []
         for conn in (pair.redis, pair.ours):
-            cursor, found = b"0", {}
-            while True:
-                cursor, items = _decode(conn.call("ZSCAN", "z", cursor, *options))
-                found.update(zip(items[::2], items[1::2]))
-                if cursor == b"0":
-                    break
-            seen.append(found)
+            items, _ = full_scan(conn, "ZSCAN", "z", *options)
+            seen.append(dict(zip(items[::2], items[1::2])))
         assert seen[1] == seen[0]
 
 
@@ -398,7 +370,7 @@ def test_zscan_returns_members_present_for_the_whole_iteration(pair):
     cursor, found = b"0", set()
     step = 0
     while True:
-        cursor, items = _decode(conn.call("ZSCAN", "z", cursor, "COUNT", "20"))
+        cursor, items = decode(conn.call("ZSCAN", "z", cursor, "COUNT", "20"))
         found.update(items[::2])
         conn.call("ZADD", "z", "1", "new%d" % step)
         conn.call("ZREM", "z", "m%d" % (499 - step))
@@ -407,12 +379,6 @@ def test_zscan_returns_members_present_for_the_whole_iteration(pair):
             break
     survivors = {b"m%d" % i for i in range(500 - step)}
     assert survivors <= found
-
-
-def _decode(raw: bytes):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    return reader.gets()
 
 
 # -- zrandmember -------------------------------------------------------------------------------
@@ -430,7 +396,7 @@ def test_zrandmember_answers_have_redis_shapes(pair, entries, proto):
         check_all(pair, ("ZADD", "z", *[x for m, s in members.items() for x in (repr(s), m)]), ("OBJECT", "ENCODING", "z"))
         for args in [(), ("1",), ("3",), ("10",), ("19",), ("-5",), ("-40",), ("3", "WITHSCORES"), ("10", "WITHSCORES"),
                      ("-30", "WITHSCORES"), ("1", "WITHSCORES")]:
-            theirs, ours = (_decode(raw) for raw in pair.compare("ZRANDMEMBER", "z", *args))
+            theirs, ours = (decode(raw) for raw in pair.compare("ZRANDMEMBER", "z", *args))
             assert type(ours) is type(theirs)
             if not args:
                 assert ours in members
@@ -584,12 +550,6 @@ def test_read_and_write_lookups_count_like_redis(pair):
 # -- propagation and keyspace events ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mirrored():
-    with real_side() as real, mirror(real) as m:
-        yield m
-
-
 PROPAGATION_SCRIPTS = {
     "zadd zincrby": [("ZADD", "z", "1", "a", "2", "b"), ("ZADD", "z", "1", "a"), ("ZADD", "z", "NX", "5", "a"), ("zadd", "z", "xx", "ch", "3", "a"),
                      ("ZADD", "z", "INCR", "1", "a"), ("ZINCRBY", "z", "2", "c"), ("ZADD", "z", "XX", "1", "nope"), ("ZADD", "z", "GT", "0", "a"),
@@ -632,29 +592,7 @@ def test_served_blocked_clients_propagate_like_redis(mirrored):
     ]
     writes = [("ZADD", "a", "1", "x", "2", "y", "3", "z", "4", "w"), ("ZADD", "d", "1", "x", "2", "y"), ("ZADD", "q", "1", "x"),
               ("ZUNIONSTORE", "e", "1", "q")]
-    m = mirrored
-    sides = []
-    for port in (m.real.port, m.node.port):
-        admin = RawClient(port)
-        admin.call("FLUSHALL")
-        conns = []
-        for cmd in blockers:
-            conn = RawClient(port)
-            cid = _client_id(conn)
-            conn.send_command(*cmd)
-            wait_blocked(admin, cid)
-            conns.append(conn)
-        sides.append((admin, conns))
-    (r_replies, r_stream, r_events), (o_replies, o_stream, o_events) = m.run(writes)
-    replies = [[conn.read_reply() for conn in conns] for _, conns in sides]
-    for admin, conns in sides:
-        for conn in conns:
-            conn.close()
-        admin.close()
-    assert o_replies == r_replies
-    assert replies[1] == replies[0]
-    assert same_stream(r_stream, o_stream), (r_stream, o_stream)
-    assert o_events == r_events
+    check_served_blockers(mirrored, blockers, writes)
 
 
 # -- multi-client blocking scenarios -----------------------------------------------------------
@@ -719,38 +657,14 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_blocking_scenarios_match_redis(redis_ref, diff_node, name):
-    steps = SCENARIOS[name]
-    theirs = _normalize(run_scenario(redis_ref.port, steps))
-    ours = _normalize(run_scenario(diff_node.port, steps))
-    assert ours == theirs
+    check_scenario(redis_ref.port, diff_node.port, SCENARIOS[name])
 
 
 def test_dirty_counter_after_served_pops_matches_redis(redis_ref, diff_node):
     """rdb_changes_since_last_save moves by the ZADD and the popped members, as in Redis."""
-    def changes(conn):
-        info = conn.call("INFO", "persistence")
-        return int(info.split(b"rdb_changes_since_last_save:")[1].split(b"\r\n")[0])
-
-    results = []
-    for port in (redis_ref.port, diff_node.port):
-        admin = RawClient(port)
-        deltas = []
-        for blocker in [("BZPOPMIN", "k", "0"), ("BZMPOP", "0", "1", "k", "MAX", "COUNT", "2")]:
-            admin.call("FLUSHALL")
-            waiter = RawClient(port)
-            cid = _client_id(waiter)
-            waiter.send_command(*blocker)
-            wait_blocked(admin, cid)
-            before = changes(admin)
-            admin.call("ZADD", "k", "1", "a", "2", "b", "3", "c")
-            waiter.read_reply()
-            deltas.append(changes(admin) - before)
-            waiter.close()
-        for cmd in [("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("ZADD", "z", "CH", "5", "a", "2", "b", "6", "d"), ("ZREM", "z", "a", "b", "x"),
-                    ("ZREMRANGEBYRANK", "z", "0", "-1"), ("ZADD", "z", "1", "a"), ("ZUNIONSTORE", "u", "1", "z"), ("ZPOPMIN", "z", "3")]:
-            before = changes(admin)
-            admin.call(*cmd)
-            deltas.append(changes(admin) - before)
-        admin.close()
-        results.append(deltas)
-    assert results[1] == results[0]
+    blockers = [("BZPOPMIN", "k", "0"), ("BZMPOP", "0", "1", "k", "MAX", "COUNT", "2")]
+    write = ("ZADD", "k", "1", "a", "2", "b", "3", "c")
+    then = [("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("ZADD", "z", "CH", "5", "a", "2", "b", "6", "d"), ("ZREM", "z", "a", "b", "x"),
+            ("ZREMRANGEBYRANK", "z", "0", "-1"), ("ZADD", "z", "1", "a"), ("ZUNIONSTORE", "u", "1", "z"), ("ZPOPMIN", "z", "3")]
+    theirs = dirty_deltas(redis_ref.port, blockers, write, then)
+    assert dirty_deltas(diff_node.port, blockers, write, then) == theirs
