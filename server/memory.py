@@ -19,7 +19,10 @@ the tests check the model against the real allocator and RSS (``tests/memory``):
              ``expires`` and ``lru``: the hash tables with their free slots; exact, O(1)),
              an int object per expiry time (and per LFU field; an LRU clock is one int per
              second, shared by the keys touched in it), the key lists eviction draws from
-             (``KeyIndex``) and the keyspace's own sample lists. Python never shrinks a
+             (``KeyIndex``), the keyspace's own sample lists, and while tracked the
+             accounts' own bookkeeping (``Account.own_bytes``: a dict entry, an int and
+             often a copy of the key per value that changes in place -- about 100 bytes,
+             a third of an APPEND'ed string's cost). Python never shrinks a
              dict on deletion, so the cron shrinks a table left less than 10% full
              (``shrink_tables``), as Redis's tryResizeHashTables does.
 ``dataset``  Per key: the key's ``bytes`` object plus its value (``value_cost``). A
@@ -84,9 +87,12 @@ from itertools import islice
 
 from .keyspace import Database
 
-#: Elements of a collection whose cost is averaged to cost the whole collection (a
-#: collection of at most that many is costed element by element).
+#: Elements of a collection whose cost is averaged to cost the whole collection...
 SAMPLE = 32
+#: ...unless it has at most this many: then each element is costed. (A sample of 32 of 50
+#: members is off by up to 3% when some are the interpreter's shared one-byte objects, and
+#: every set built alike iterates alike, so the error does not average out over keys.)
+EXACT = 64
 #: Keys drawn per database to estimate an untracked dataset.
 DATASET_SAMPLES = 64
 #: What one connection costs (Client object, hiredis reader, transport; measured, idle).
@@ -145,17 +151,17 @@ def element_cost(x) -> int:
     return value_cost(x)
 
 
-def _average(items) -> float:
+def _average(items, size: int) -> float:
     total = n = 0
-    for x in islice(items, SAMPLE):
+    for x in islice(items, size if size <= EXACT else SAMPLE):
         total += element_cost(x)
         n += 1
     return total / n if n else 0.0
 
 
-def _pair_average(pairs) -> float:
+def _pair_average(pairs, size: int) -> float:
     total = n = 0
-    for k, v in islice(pairs, SAMPLE):
+    for k, v in islice(pairs, size if size <= EXACT else SAMPLE):
         total += element_cost(k) + element_cost(v)
         n += 1
     return total / n if n else 0.0
@@ -174,15 +180,18 @@ def _helpers_cost(value) -> int:
 
 def _list_cost(v) -> int:
     items = v.items
-    return alloc(_getsizeof(v)) + _getsizeof(items) + int(len(items) * _average(items))
+    n = len(items)
+    return alloc(_getsizeof(v)) + _getsizeof(items) + int(n * _average(items, n))
 
 
 def _hash_cost(v) -> int:
-    return _getsizeof(v) + int(len(v) * _pair_average(dict.items(v))) + _helpers_cost(v)
+    n = len(v)
+    return _getsizeof(v) + int(n * _pair_average(dict.items(v), n)) + _helpers_cost(v)
 
 
 def _set_cost(v) -> int:
-    return _getsizeof(v) + int(len(v) * _average(v)) + _helpers_cost(v)
+    n = len(v)
+    return _getsizeof(v) + int(n * _average(v, n)) + _helpers_cost(v)
 
 
 #: A (score, member) tuple in a sorted set's order (GC header included), and the float.
@@ -200,7 +209,7 @@ def _sorted_list_cost(sl) -> int:
 
 def _zset_cost(v) -> int:
     n = len(v.scores)
-    member = _average(v.scores)
+    member = _average(v.scores, n)
     return (
         alloc(_getsizeof(v))
         + _getsizeof(v.scores)
@@ -217,7 +226,7 @@ def _generic_cost(v) -> int:
         items = v.items() if hasattr(v, "items") else iter(v)
     except TypeError:
         return size
-    avg = _pair_average(items) if hasattr(v, "items") else _average(items)
+    avg = _pair_average(items, n) if hasattr(v, "items") else _average(items, n)
     return size + int(n * avg)
 
 
@@ -450,7 +459,7 @@ class Account:
 
     __slots__ = (
         "bytes", "keys", "data", "mutable", "pending", "data_index", "expires_index",
-        "dbid", "marks", "counted",
+        "dbid", "marks", "counted", "dups",
     )
 
     def __init__(self, dbid: int, marks: set):
@@ -462,9 +471,12 @@ class Account:
 
     def reset(self, data: dict | None) -> None:
         self.bytes = self.keys = 0
+        #: Bytes of the key objects ``mutable`` holds that are not ``data``'s (see ``_keep``).
+        self.dups = 0
         #: The ``db.data`` dict this account describes (a loader may swap in another).
         self.data = data
-        #: Last cost of each value that changes in place (collections, bytearray).
+        #: Last cost of each value that changes in place (collections, bytearray), shifted
+        #: left by one; the low bit says the entry's key object is a copy (``_keep``).
         self.mutable: dict[bytes, int] = {}
         #: Keys written since the last ``settle`` (their values may have changed in place).
         self.pending: set[bytes] = set()
@@ -481,10 +493,16 @@ class Account:
         for key, value in data.items():
             cost = value_cost(value)
             if value.__class__ is not bytes:
-                mutable[key] = cost
+                mutable[key] = cost << 1
             total += key_cost(key) + cost
         self.bytes = total
         self.keys = len(data)
+
+    def own_bytes(self, mutable_table: int) -> int:
+        """What the account itself keeps: the ``mutable`` dict (its table, given, an int
+        per cost and the key copies) and the ``pending`` set. For a small value that
+        changes in place (an APPEND'ed string) that is a third of what its key costs."""
+        return mutable_table + INT_COST * len(self.mutable) + self.dups + _getsizeof(self.pending)
 
     def catch_up(self, n: int) -> None:
         """A few keys were added or removed behind the account's back (a quiet BITFIELD):
@@ -496,21 +514,43 @@ class Account:
         self.marks.add(self.dbid)
 
     def _forget(self, key: bytes, old) -> int:
-        cost = self.mutable.pop(key, None) if self.mutable else None
-        return value_cost(old) if cost is None else cost
+        """Drop ``key``'s entry (and its key copy); what its old value cost."""
+        entry = self.mutable.pop(key, None) if self.mutable else None
+        if entry is None:
+            return value_cost(old)
+        if entry & 1:
+            self.dups -= key_cost(key)
+        return entry >> 1
+
+    def _keep(self, key: bytes, cost: int, copy: int) -> None:
+        """Note the cost of a value that changes in place. A new entry holds the key object
+        it is given: the one ``data`` holds when the key is new (``copy`` 0), else the
+        command's own copy (``copy`` 1: a dict cannot hand out the key object it holds),
+        which costs what the key costs for as long as the entry lives. An existing entry
+        keeps its key object."""
+        mutable = self.mutable
+        entry = mutable.get(key)
+        if entry is None:
+            if copy:
+                self.dups += key_cost(key)
+            mutable[key] = cost << 1 | copy
+        else:
+            mutable[key] = cost << 1 | (entry & 1)
 
     def stored(self, key: bytes, old, new) -> None:
         """``key`` now holds ``new`` (it held ``old``, or nothing)."""
+        cost = value_cost(new)
         if old is None:
             self.keys += 1
-            self.bytes += key_cost(key)
+            self.bytes += key_cost(key) + cost
             self.data_index.add(key)
+        elif new.__class__ is bytes:
+            self.bytes += cost - self._forget(key, old)
         else:
-            self.bytes -= self._forget(key, old)
-        cost = value_cost(new)
-        self.bytes += cost
+            entry = self.mutable.get(key)
+            self.bytes += cost - (value_cost(old) if entry is None else entry >> 1)
         if new.__class__ is not bytes:
-            self.mutable[key] = cost
+            self._keep(key, cost, old is not None)
             self.pending.add(key)
         self.marks.add(self.dbid)
 
@@ -537,10 +577,12 @@ class Account:
             if value is None or value.__class__ is bytes:
                 continue
             cost = value_cost(value)
-            old = mutable.get(key)
-            if old is None:
+            entry = mutable.get(key)
+            if entry is None:
                 old = sized(len(value)) if value.__class__ is bytearray else cost
-            mutable[key] = cost
+            else:
+                old = entry >> 1
+            self._keep(key, cost, 1)
             delta += cost - old
         self.pending.clear()
         self.bytes += delta
@@ -658,11 +700,21 @@ class Memory:
         if value is not None and value.__class__ is not bytes:
             self.accounts[db.id].touched(key)
 
+    def unshared(self, db: Database, key: bytes, old: bytes) -> None:
+        """``key``'s ``bytes`` value ``old`` was swapped for a ``bytearray`` copy behind
+        the keyspace's back (``strings.unshare``; it may grow before the command ends and
+        no write may be signalled): note what ``old`` cost, to re-cost the copy once the
+        command is done."""
+        account = self.accounts[db.id]
+        account._keep(key, sized(len(old)), 1)
+        account.touched(key)
+
     # -- the figures ---------------------------------------------------------------------------
     def _tables(self, db: Database) -> int:
         """The dicts of one database, their int values and our key indexes, as they are."""
         account = self.accounts[db.id]
         total = _getsizeof(db.data) + _getsizeof(db.lru) + account.data_index.bytes() + account.expires_index.bytes()
+        total += account.own_bytes(_getsizeof(account.mutable))
         expires = db.expires
         if expires:
             total += _getsizeof(expires) + EXPIRE_COST * len(expires)
@@ -678,6 +730,8 @@ class Memory:
         n = len(data)
         total = max(_getsizeof(data), churn_bytes(n)) + max(_getsizeof(lru), churn_bytes(len(lru)))
         total += max(account.data_index.bytes(), account.data_index.planned_bytes(n))
+        mutable = account.mutable
+        total += account.own_bytes(max(_getsizeof(mutable), churn_bytes(len(mutable))))
         if expires:
             e = len(expires)
             total += max(_getsizeof(expires), churn_bytes(e)) + EXPIRE_COST * e

@@ -88,6 +88,8 @@ def unshare(db, key: bytes, v):
         return v
     ba = bytearray(v)
     db.data[key] = ba
+    if db.node.memory_tracking:  # a bytearray costs more: the account re-costs it (server/memory.py)
+        db.node.memory.unshared(db, key, v)
     return ba
 
 
