@@ -268,7 +268,9 @@ class Replication:
 
     # -- gates -------------------------------------------------------------------------------------
     def update_gates(self) -> None:
-        """Re-read the gates' settings (on a role change and when they are configured)."""
+        """Re-read the gates' settings (on a role change and when they are configured); the
+        count of good replicas is refreshed at once too (updateGoodSlaves)."""
+        self.replicas.refresh_good()
         config = self.node.config
         self._read_only = bool(config["replica-read-only"])
         self._serve_stale = bool(config["replica-serve-stale-data"])

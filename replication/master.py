@@ -22,7 +22,10 @@ each replica's buffer, and the buffers of the streaming replicas are written onc
 loop iteration. Output buffer limits (``client-output-buffer-limit slave``) count what a
 replica has not received yet -- its buffer plus the stream bytes still in its socket's
 send buffer -- and disconnect it when over the hard limit, or over the soft limit for
-longer than the soft seconds, exactly when Redis would; the master carries on.
+longer than the soft seconds, exactly when Redis would; the master carries on. A replica
+that stops reading a diskless payload would hold the child up (and every replica sharing
+it): once its send buffer has not moved for repl-timeout seconds it is dropped, as Redis
+drops it ("Disconnecting timedout replica (full sync)").
 
 A replica connection is a ``server.connection.Client`` whose class becomes
 ``ReplicaClient``: the same object, but any reply it would produce (a replica must never get
@@ -82,7 +85,8 @@ class Replica:
     __slots__ = (
         "client", "state", "port", "ip", "capa_eof", "capa_psync2", "pre_psync", "rdb_only",
         "filters", "ack_off", "ack_time", "initial_offset", "out", "out_size", "streaming",
-        "start_on_ack", "acked_early", "stream_written", "soft_since", "transfer",
+        "start_on_ack", "acked_early", "stream_written", "soft_since", "transfer", "progress_at",
+        "progress_buffered",
     )
 
     def __init__(self, client, req, pre_psync: bool):
@@ -107,6 +111,10 @@ class Replica:
         self.stream_written = 0  # stream bytes written since the payload (output limit)
         self.soft_since = 0
         self.transfer = None
+        #: A diskless payload's progress (repl_last_partial_write): when the bytes waiting in
+        #: our send buffer last changed, and how many there were.
+        self.progress_at = 0
+        self.progress_buffered = 0
 
     @property
     def address(self) -> str:
@@ -625,6 +633,15 @@ class Replicas:
             if r.state == ONLINE and not r.pre_psync and now - r.ack_time > timeout:
                 node.log.warning("Disconnecting timedout replica (streaming sync): %s" % r.name)
                 self._close(r)
+            elif r.state == WAIT_BGSAVE_END and r.transfer is not None and r.transfer.kind == "socket":
+                # A replica that stopped reading a diskless payload holds the child (and
+                # every other replica of the transfer) up: only disk payloads may wait.
+                buffered = r.transport_buffered()
+                if buffered != r.progress_buffered or not buffered or not r.progress_at:
+                    r.progress_at, r.progress_buffered = now, buffered
+                elif now - r.progress_at > timeout:
+                    node.log.warning("Disconnecting timedout replica (full sync): %s" % r.name)
+                    self._close(r)
         ttl = config["repl-backlog-ttl"]
         if (
             not self.attached

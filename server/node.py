@@ -260,7 +260,9 @@ class Node:
         if self.watched:
             self.watches.touch(db, key)
         if self.propagating:
-            self.propagate(db.id, [b"DEL", key])
+            # propagateDeletion: UNLINK under lazyfree-lazy-expire. While a command runs,
+            # this joins its unit (dispatch.execute): MULTI, DEL, the write, EXEC.
+            self.propagate(db.id, [b"UNLINK" if self.config["lazyfree-lazy-expire"] else b"DEL", key])
 
     def notify(self, db: Database, key: bytes, event: str, cls: str) -> None:
         """Keyspace notification (notify.c notifyKeyspaceEvent)."""

@@ -15,7 +15,7 @@ import redis
 from tests.support.servers import free_port, vermilion, wait_port
 
 from .peers import FakeMaster, FakeReplica
-from .support import FAST_VERMILION, KINDS, info, server, wait_for, wait_in_sync, wait_link_up
+from .support import FAST_REDIS, FAST_VERMILION, KINDS, info, server, wait_for, wait_in_sync, wait_link_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,3 +146,132 @@ def test_python_m_server_replicaof_on_the_command_line(tmp_path):
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def test_replicas_authenticate_to_their_master_in_both_directions():
+    """masterauth alone (requirepass) and masteruser + masterauth (an ACL user), Vermilion as
+    the replica of real Redis and real Redis as the replica of Vermilion; a wrong password
+    keeps the link down."""
+    from tests.support.servers import real_redis
+
+    user = ("--user", "repl", "on", ">pw", "~*", "+@all")
+    with real_redis(*FAST_REDIS, "--requirepass", "secret", *user) as rp:
+        redis.Redis(port=rp.port, password="secret").set("from-redis", 1)
+        with vermilion(replicaof="127.0.0.1 %d" % rp.port, masterauth="secret") as a, \
+                vermilion(replicaof="127.0.0.1 %d" % rp.port, masteruser="repl", masterauth="pw") as b, \
+                vermilion(replicaof="127.0.0.1 %d" % rp.port, masterauth="wrong") as bad:
+            for node in (a, b):
+                wait_link_up(node.port)
+                wait_for(lambda: redis.Redis(port=node.port).get("from-redis") == b"1")
+            time.sleep(0.3)
+            assert info(bad.port)["master_link_status"] == "down"
+            assert redis.Redis(port=bad.port).dbsize() == 0
+    with vermilion(requirepass="secret", **FAST_VERMILION) as master:
+        redis.Redis(port=master.port, password="secret").set("from-vermilion", 1)
+        with real_redis(*FAST_REDIS, "--replicaof", "127.0.0.1", str(master.port), "--masterauth", "secret") as rp:
+            wait_link_up(rp.port)
+            wait_for(lambda: redis.Redis(port=rp.port).get("from-vermilion") == b"1")
+
+
+def _info_fields(port: int) -> list[bytes]:
+    """The field names of INFO replication, in order, from the raw reply."""
+    from tests.support.resp import RawClient
+
+    with RawClient(port) as c:
+        raw = c.call("INFO", "replication")
+    return [line.split(b":")[0] for line in raw.split(b"\r\n")[1:] if line]
+
+
+def test_info_replication_fields_come_in_redis_order_in_every_state():
+    """Sentinel and clients parse these lines: the same names in the same order as Redis,
+    as a master (with min-replicas on and a replica attached) and as a replica whose link
+    is in the handshake, transferring, and down."""
+
+    def scenario(port):
+        r = redis.Redis(port=port)
+        out = [_info_fields(port)]
+        r.config_set("min-replicas-to-write", 1)
+        rep = FakeReplica(port)
+        rep.handshake()
+        rep.psync_reply()
+        rep.payload()
+        out.append(_info_fields(port))
+        with FakeMaster() as fm:
+            r.replicaof("127.0.0.1", fm.port)
+            p = fm.accept()
+            p.request()
+            time.sleep(0.1)
+            out.append(_info_fields(port))  # handshake
+            p.send(b"+PONG\r\n")
+            p.request(), p.request()
+            p.send(b"+OK\r\n+OK\r\n")
+            p.request()
+            p.send(b"+FULLRESYNC %s 5\r\n$100\r\nREDIS" % (b"a" * 40))
+            time.sleep(0.2)
+            out.append(_info_fields(port))  # transfer
+            p.close()
+            wait_for(lambda: b"master_link_down_since_seconds" in _info_fields(port))
+            out.append(_info_fields(port))  # down
+        rep.close()
+        return out
+
+    theirs, ours = both(scenario)
+    assert theirs == ours
+    assert b"min_slaves_good_slaves" in ours[1] and b"master_sync_total_bytes" in ours[3]
+
+
+def test_configuring_min_replicas_counts_the_good_replicas_at_once():
+    def scenario(port):
+        r = redis.Redis(port=port)
+        rep = FakeReplica(port)
+        rep.handshake()
+        rep.psync_reply()
+        rep.payload()
+        time.sleep(0.2)
+        rep.ack(0)
+        time.sleep(0.1)
+        out = []
+        for name, value in (("min-replicas-to-write", 1), ("min-replicas-to-write", 2), ("min-replicas-max-lag", 0)):
+            r.config_set(name, value)  # no cron tick in between: the count must be current
+            out += [_try(r, "SET", "k", "v"), r.info("replication").get("min_slaves_good_slaves")]
+        rep.close()
+        return out
+
+    theirs, ours = both(scenario)
+    assert theirs == ours
+    assert ours[:4] == [True, 1, "error: NOREPLICAS Not enough good replicas to write.", 1]
+
+
+def test_a_replica_that_stops_acknowledging_stops_counting_after_the_max_lag():
+    """Good means acknowledged within min-replicas-max-lag seconds (the count is refreshed by
+    the once-a-second cron); a new ACK makes the replica good again."""
+
+    def scenario(port):
+        r = redis.Redis(port=port)
+        rep = FakeReplica(port)
+        rep.handshake()
+        rep.psync_reply()
+        rep.payload()
+        time.sleep(0.2)
+        rep.ack(0)
+        time.sleep(0.1)
+        r.config_set("min-replicas-max-lag", 1)
+        r.config_set("min-replicas-to-write", 1)
+        t0 = time.monotonic()
+
+        def refusal():
+            reply = _try(r, "SET", "x", "1")
+            return reply if reply is not True else None
+
+        refused = wait_for(refusal, timeout=5)
+        elapsed = time.monotonic() - t0  # ACK times are whole seconds, refreshed once a second
+        out = [refused, 0.5 < elapsed < 4, r.info("replication")["min_slaves_good_slaves"]]
+        rep.ack(0)  # good again from the next cron tick on
+        wait_for(lambda: r.info("replication")["min_slaves_good_slaves"] == 1, timeout=3)
+        out.append(_try(r, "SET", "x", "1"))
+        rep.close()
+        return out
+
+    theirs, ours = both(scenario)
+    assert theirs == ours
+    assert ours == ["error: NOREPLICAS Not enough good replicas to write.", True, 0, True]

@@ -167,3 +167,95 @@ def test_wait_counts_only_replicas_that_acknowledged_through_faults():
                 proxy.refuse = False  # the bad replica comes back, continues and acknowledges
                 t.join(10)
                 assert box["n"] == 2
+
+
+def test_a_killed_replica_restarts_from_its_last_snapshot_and_continues_partially(tmp_path):
+    """kill -9: the replica comes back with the history of its last RDB (repl-id and
+    repl-offset) and asks to continue from there; the master resends what it lacks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.support.servers import free_port, wait_port
+
+    root = Path(__file__).resolve().parents[2]
+    with vermilion(**FAST_VERMILION) as master:
+        m = redis.Redis(port=master.port)
+        _fill(master.port, 300)
+        port = free_port()
+        cmd = [sys.executable, "-m", "server", "--port", str(port), "--save", "", "--dir", str(tmp_path),
+               "--replicaof", "127.0.0.1", str(master.port), "--logfile", str(tmp_path / "log")]
+
+        def start():
+            proc = subprocess.Popen(cmd, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(root)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(port)
+            return proc
+
+        proc = start()
+        try:
+            wait_link_up(port)
+            m.set("before-save", 1)
+            wait_in_sync(master.port, port)
+            assert redis.Redis(port=port).save()
+            m.incr("after-save")  # applied, but not in the snapshot
+            wait_in_sync(master.port, port)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            m.incr("after-save")
+            m.set("while-dead", 1)
+            proc = start()
+            wait_in_sync(master.port, port)
+            assert _stats(master.port)["sync_partial_ok"] == 1
+            assert _stats(master.port)["sync_full"] == 1
+            assert redis.Redis(port=port).get("after-save") == b"2"
+            assert same_data(master.port, port, dbs=(0,)) == []
+        finally:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_evicted_keys_reach_replicas_as_deletes_and_replicas_do_not_evict():
+    with vermilion(maxmemory_policy="allkeys-random", **FAST_VERMILION) as master:
+        m = redis.Redis(port=master.port)
+        _fill(master.port, 200)
+        limit = m.info("memory")["used_memory"] + 300_000
+        m.config_set("maxmemory", limit)
+        with vermilion(replicaof="127.0.0.1 %d" % master.port, maxmemory=limit // 2, maxmemory_policy="allkeys-random") as ours, \
+                real_redis(*FAST_REDIS, "--replicaof", "127.0.0.1", str(master.port)) as theirs:
+            wait_link_up(ours.port)
+            wait_link_up(theirs.port)
+            for i in range(3000):
+                m.set("new:%d" % i, b"n" * 1000)
+            assert _stats(master.port)["evicted_keys"] > 0
+            wait_in_sync(master.port, ours.port, theirs.port)
+            assert _stats(ours.port)["evicted_keys"] == 0  # over its own maxmemory, yet nothing evicted
+            assert redis.Redis(port=ours.port).info("memory")["used_memory"] > limit // 2
+            assert same_data(master.port, ours.port, dbs=(0,)) == []
+            assert same_data(master.port, theirs.port, dbs=(0,)) == []
+
+
+@pytest.mark.parametrize("kind", ["redis", "vermilion"])
+def test_a_replica_that_stops_reading_a_diskless_payload_times_out(kind):
+    """It would hold the payload's child up for ever (and every replica sharing it): after
+    repl-timeout without progress it is dropped, and the next replica gets a full sync."""
+    import os
+    import socket
+
+    with server(kind, repl_timeout=1, repl_diskless_sync_delay=0) as port:
+        m = redis.Redis(port=port)
+        p = m.pipeline(transaction=False)
+        for i in range(200):  # 20 MB that does not compress: more than every buffer holds
+            p.set("key:%d" % i, os.urandom(100_000))
+        p.execute()
+        rep = FakeReplica(port)
+        rep.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rep.handshake()
+        assert rep.psync_reply().startswith(b"+FULLRESYNC")  # and no more reading
+        wait_for(lambda: info(port)["connected_slaves"] == 0, timeout=10, what="the stalled replica dropped")
+        with vermilion(replicaof="127.0.0.1 %d" % port) as replica:
+            wait_link_up(replica.port)
+            assert redis.Redis(port=replica.port).dbsize() == 200
+        rep.close()

@@ -107,7 +107,8 @@ def test_an_eof_marked_payload_ends_at_the_mark(bytewise):
     to_psync(m)
     mark = b"0123456789" * 4
     rdb = b"REDIS0010" + b"x" * 100 + mark[:39]  # almost the mark, inside the data
-    ev = feed_all(m, b"+FULLRESYNC %s 5\r\n$EOF:%s\r\n" % (RID.encode(), mark) + rdb + mark, bytewise)
+    ev = feed_all(m, b"\n+FULLRESYNC %s 5\r\n\n\n$EOF:%s\r\n" % (RID.encode(), mark) + rdb + mark, bytewise)
+    assert len(of(ev, hs.Keepalive)) == 3  # before +FULLRESYNC and before the payload
     assert of(ev, hs.Payload) == [hs.Payload(rdb, True)]
     assert of(ev, hs.TransferStarted) == [hs.TransferStarted(None)]
     assert not of(ev, hs.Stream)

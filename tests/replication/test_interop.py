@@ -4,6 +4,8 @@ link, and datasets compared key by key after a mixed write load with expiring ke
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 from tests.persistence.support import populate
@@ -118,3 +120,72 @@ def test_a_chain_through_vermilion_carries_the_exact_stream():
                 _load_and_compare(top.port, middle.port, leaf.port)
                 offsets = {info(p)["master_repl_offset"] for p in (top.port, middle.port, leaf.port)}
                 assert len(offsets) == 1
+
+
+def test_a_sub_replica_of_vermilion_receives_its_master_stream_byte_for_byte():
+    """Real Redis -> Vermilion -> a hand-driven replica, beside a hand-driven replica of the
+    real Redis: from the same offset on, both receive the very same bytes (the writes with
+    their SELECTs, Redis's pings and the GETACK of a WAIT)."""
+    from .peers import FakeReplica
+
+    def attach(port):
+        rep = FakeReplica(port)
+        rep.handshake()
+        line = rep.psync_reply()
+        assert line.startswith(b"+FULLRESYNC ")
+        rep.payload()
+        time.sleep(0.2)  # an ACK before Redis noticed the end of the transfer is ignored
+        rep.ack(0)
+        return rep, int(line.split()[2])
+
+    with real_redis(*FAST_REDIS) as top:
+        with vermilion(replicaof="127.0.0.1 %d" % top.port, **FAST_VERMILION) as middle:
+            wait_link_up(middle.port)
+            wait_in_sync(top.port, middle.port)
+            direct, start_direct = attach(top.port)
+            proxied, start_proxied = attach(middle.port)
+            t = redis.Redis(port=top.port)
+            t.set("a", 1, ex=100)
+            redis.Redis(port=top.port, db=3).rpush("l", 1, 2, 3)
+            t.eval("redis.call('incr', 'n'); redis.call('incr', 'n')", 0)
+            t.wait(1, 1000)
+            end = wait_in_sync(top.port, middle.port)
+            got_direct = direct.take(end - start_direct)
+            got_proxied = proxied.take(end - start_proxied)
+            assert start_proxied >= start_direct
+            assert got_proxied == got_direct[start_proxied - start_direct:]
+            assert b"PXAT" in got_proxied and b"MULTI" in got_proxied and b"GETACK" in got_proxied
+            direct.close()  # or Redis's SHUTDOWN waits for this lagging replica
+            proxied.close()
+
+
+def test_redis_cli_replica_mode_logs_the_same_stream_from_vermilion_and_redis():
+    """``redis-cli --replica``: capa eof, rdb-filter-only, SYNC, an EOF-marked payload, an ACK,
+    then the master's commands, printed as they come."""
+    import subprocess
+    import threading
+
+    from .support import KINDS, server
+
+    tail = b'"SET","k","v"\n"SELECT","2"\n"INCRBY","n","1"\n'
+    outputs = {}
+    for kind in KINDS:
+        with server(kind, repl_diskless_sync_delay=0) as port:
+            redis.Redis(port=port).set("pre", 1)
+            cli = subprocess.Popen(["redis-cli", "-p", str(port), "--replica"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+            out = bytearray()
+            reader = threading.Thread(target=lambda: [out.extend(line) for line in cli.stdout], daemon=True)
+            reader.start()
+            try:
+                wait_for(lambda: b"Logging commands from master" in out)
+                redis.Redis(port=port).set("k", "v")
+                redis.Redis(port=port, db=2).incr("n")
+                wait_for(lambda: out.endswith(tail), what="the commands in redis-cli's output")
+            finally:
+                cli.terminate()
+                cli.wait(10)
+                reader.join(10)
+            outputs[kind] = bytes(out)
+    assert outputs["redis"] == outputs["vermilion"]
+    assert outputs["vermilion"].endswith(b"sending REPLCONF ACK 0\n" + tail)

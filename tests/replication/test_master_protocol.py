@@ -239,6 +239,8 @@ def test_info_and_role_while_replicas_sync():
         waiting = r.info("replication")["slave0"]
         rep.reply_line()
         rep.payload()
+        # Redis notices the end of the child in its cron, a moment after the last byte.
+        wait_for(lambda: r.info("replication")["slave0"]["state"] == "online")
         online = r.info("replication")
         role = r.execute_command("ROLE")
         rep.ack(0)
@@ -249,3 +251,89 @@ def test_info_and_role_while_replicas_sync():
     theirs, ours = both(scenario, repl_diskless_sync_delay=1)
     assert theirs == ours
     assert ours[0]["state"] == "wait_bgsave" and ours[0]["ip"] == "10.1.2.3"
+
+
+def test_lazy_expiry_deletes_go_out_with_the_command_that_met_them():
+    """Everything one command propagates is one unit: the DELs of the expired keys it met
+    and its own effect, wrapped in MULTI/EXEC when there is more than one (a read meeting
+    two expired keys, a write meeting one, a transaction or script meeting one)."""
+
+    def expired(r, *keys):
+        for k in keys:
+            r.set(k, 1, px=1)
+        time.sleep(0.01)
+
+    def scenario(port):
+        r = redis.Redis(port=port)
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")  # only lazy expiry, deterministic
+        rep = synced(port)
+        out = []
+        for step in (
+            lambda: r.get("a"),
+            lambda: r.mget("a", "b"),
+            lambda: r.incr("a"),
+            lambda: r.set("a", 5),
+            lambda: r.delete("a", "b", "c"),
+            lambda: r.pipeline(transaction=True).incr("a").incr("z").execute(),
+            lambda: r.eval("return redis.call('incr', KEYS[1])", 1, "a"),
+        ):
+            expired(r, "a", "b")
+            rep.idle(0.05)
+            step()
+            out.append(norm(rep.idle(0.2)))
+        r.config_set("lazyfree-lazy-expire", "yes")
+        expired(r, "a")
+        rep.idle(0.1)
+        r.get("a")
+        out.append(norm(rep.idle(0.2)))
+        return out
+
+    theirs, ours = both(scenario)
+    assert theirs == ours
+    assert ours[0] == b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n"
+    assert ours[2].startswith(b"*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*3\r\n$6\r\nINCRBY\r\n")
+    assert ours[-1] == b"*2\r\n$6\r\nUNLINK\r\n$1\r\na\r\n"
+
+
+def test_a_diskless_sync_starts_before_the_delay_once_max_replicas_wait():
+    def scenario(port):
+        r = redis.Redis(port=port)
+        forks = r.info("stats")["total_forks"]
+        t0 = time.monotonic()
+        reps = [FakeReplica(port) for _ in range(2)]
+        for rep in reps:
+            rep.handshake()
+            rep.command("PSYNC", "?", "-1")
+        lines = [rep.reply_line()[:12] for rep in reps]
+        kinds = [rep.payload()[1] for rep in reps]
+        early = time.monotonic() - t0 < 5
+        stats = r.info("stats")
+        for rep in reps:
+            rep.close()
+        return lines, kinds, early, stats["total_forks"] - forks, stats["sync_full"]
+
+    theirs, ours = both(scenario, repl_diskless_sync_delay=30, repl_diskless_sync_max_replicas=2)
+    assert theirs == ours == ([b"+FULLRESYNC "] * 2, ["eof", "eof"], True, 1, 2)
+
+
+def test_acks_in_the_7_2_form_and_malformed_acks_are_taken_silently():
+    """A 7.2 replica with AOF sends ``REPLCONF ACK <off> FACK <off>``: the master takes the
+    offset and answers nothing (an answer would cost the replica its link); a non-numeric
+    offset is ignored, and an older offset never moves the acknowledged one back."""
+
+    def scenario(port):
+        r = redis.Redis(port=port)
+        rep = synced(port)
+        r.set("a", 1)
+        rep.idle(0.2)
+        off = r.info("replication")["master_repl_offset"]
+        rep.command("REPLCONF", "ACK", str(off), "FACK", "3")
+        wait_for(lambda: r.info("replication")["slave0"]["offset"] == off)
+        rep.command("REPLCONF", "ACK", "abc")
+        rep.command("REPLCONF", "ACK", "5")
+        rep.command("REPLCONF", "GETACK", "*")  # only a master may ask: no reply either
+        still_open = not rep.is_closed(0.3)
+        return still_open, r.info("replication")["slave0"]["offset"] == off, rep.buf
+
+    theirs, ours = both(scenario)
+    assert theirs == ours == (True, True, b"")
