@@ -27,7 +27,7 @@ from dataclasses import asdict, fields
 
 from ..stampede import PRESETS, control
 from .faults import ExternalServer, VermilionServer, is_loopback, parse_schedule
-from .report import MAIN_COLUMNS, STAMPEDE_COLUMNS, chart, main_rows, markdown_table, transitions_text
+from .report import MAIN_COLUMNS, STAMPEDE_COLUMNS, chart, losses_text, main_rows, markdown_table, transitions_text
 from .stampede import POLICIES, StampedeConfig, expiries, run_stampede
 from .workload import EXTRA_STRATEGIES, STRATEGIES, Config, log, run_all
 
@@ -189,6 +189,9 @@ async def _main(args, cfg: Config, st: StampedeConfig, faults) -> int:
             markdown_table(rows, MAIN_COLUMNS),
             "",
         ]
+        text = losses_text(results)
+        if text:
+            sections += ["Write-back and the crash:", "", text, ""]
         text = transitions_text(results)
         if text:
             sections += ["Breaker transitions:", "", text, ""]

@@ -308,8 +308,9 @@ def fault_windows(faults: list[Fault]) -> list[tuple[float, float, str]]:
     return windows
 
 
-async def run_schedule(faults: list[Fault], proxy: FaultProxy, server, t0: float, log=None) -> None:
-    """Play ``faults`` (times relative to the monotonic ``t0``); cancel to stop early."""
+async def run_schedule(faults: list[Fault], proxy: FaultProxy, server, t0: float, log=None, before_kill=None) -> None:
+    """Play ``faults`` (times relative to the monotonic ``t0``); cancel to stop early.
+    ``before_kill()`` runs just before each kill (the lab snapshots what a crash will lose)."""
     pending: list[tuple[float, str, Fault]] = []
     for f in faults:
         pending.append((f.at, "start", f))
@@ -321,6 +322,8 @@ async def run_schedule(faults: list[Fault], proxy: FaultProxy, server, t0: float
         if log:
             log(f"fault: {f.kind} {phase} at t={time.monotonic() - t0:.1f}s")
         if f.kind == "kill":
+            if before_kill:
+                before_kill()
             await proxy.kill()
             await server.kill()
         elif f.kind == "restart":

@@ -26,6 +26,7 @@ MAIN_COLUMNS = (
     ("stale reads %", "stale_read_pct"),
     ("inconsistent after", "inconsistent_after"),
     ("keys behind DB", "lost_writes_measured"),
+    ("unflushed at kill", "unflushed_at_kill"),
     ("lost writes (library)", "lost_writes_reported"),
     ("breaker transitions", "breaker_transitions"),
     ("fell back after ms", "fallback_after_ms"),
@@ -78,6 +79,23 @@ def transitions_text(results) -> str:
                 for t, prev, cur, reason in r.transitions
             )
             lines.append(f"- {r.strategy}: {steps}")
+    return "\n".join(lines)
+
+
+def losses_text(results) -> str:
+    """One line per write-back run that had a kill: what was at risk, lost, and accounted for."""
+    lines = []
+    for r in results:
+        if r.unflushed_at_kill is None:
+            continue
+        lost = r.lost_reported or 0
+        if r.loss_unaccounted == 0:
+            verdict = (f"the other {r.unflushed_at_kill - lost} reached the database (a later write of the key, "
+                       "or a flush in flight): exactly the unflushed writes were lost, and the library named each")
+        else:
+            verdict = f"LOSS CHECK FAILED: {r.loss_unaccounted} writes unaccounted for"
+        lines.append(f"- {r.strategy}: {r.unflushed_at_kill} acknowledged writes unflushed when the cache was killed; "
+                     f"{lost} reported lost; {verdict}.")
     return "\n".join(lines)
 
 

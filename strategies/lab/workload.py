@@ -21,7 +21,13 @@ keys behind DB after quiescing, a key whose database row is older than the newes
                not show here);
 lost writes    write-back's own count (``WriteBack.stats.lost``): acknowledged writes the
                cache lost before they were flushed, counted when the loss is noticed, so it
-               includes losses a later write to the same key made good.
+               includes losses a later write to the same key made good;
+loss check     (write-back) the unflushed writes are snapshotted just before each kill; every
+               write the library reports lost must be one of them, every other one must have
+               reached the database (an in-flight flush, or a later write of the key), and
+               every key behind the database must have a reported loss. ``loss_unaccounted``
+               counts the exceptions: 0 means a crash lost exactly the unflushed writes and
+               the library said which.
 
 Each strategy gets a fresh cache server, a fresh database seeded with every key, and its own
 fault proxy; the fault schedule is the same for all.
@@ -169,6 +175,8 @@ class Result:
     inconsistent: int | None = None
     lost_measured: int | None = None
     lost_reported: int | None = None
+    unflushed_at_kill: int | None = None
+    loss_unaccounted: int | None = None
     fallback_after: float | None = None
     cache_stats: dict = field(default_factory=dict)
     cache_errors: dict = field(default_factory=dict)
@@ -202,6 +210,8 @@ class Result:
             "inconsistent_after": self.inconsistent,
             "lost_writes_measured": self.lost_measured,
             "lost_writes_reported": self.lost_reported,
+            "unflushed_at_kill": self.unflushed_at_kill,
+            "loss_unaccounted": self.loss_unaccounted,
             "breaker_transitions": len(self.transitions),
             "fallback_after_ms": None if self.fallback_after is None else round(self.fallback_after * 1000),
             "cache_stats": self.cache_stats,
@@ -258,6 +268,9 @@ class Run:
         self.touched: set[int] = set()
         self.result = Result(name, cfg.duration)
         self.t0 = 0.0
+        #: (key, write id, key index, sequence) of each write unflushed at a kill (write-back);
+        #: None until a kill.
+        self.at_kill: list[tuple[str, str, int, int]] | None = None
 
     def second(self) -> Second:
         s = int(time.monotonic() - self.t0)
@@ -359,7 +372,8 @@ class Run:
             self.db.reset()
             self.t0 = time.monotonic()
             faults = asyncio.ensure_future(
-                run_schedule(self.faults, self.proxy, self.server, self.t0, log=lambda m: log(f"[{self.name}] {m}"))
+                run_schedule(self.faults, self.proxy, self.server, self.t0, log=lambda m: log(f"[{self.name}] {m}"),
+                             before_kill=self.snapshot_unflushed)
             )
             self._last_stats, self._sampled = self.cache.stats.as_dict(), 0
             ticker = asyncio.ensure_future(self.progress())
@@ -377,6 +391,16 @@ class Run:
             await self.settle()
             await self.check()
         return self.result
+
+    def snapshot_unflushed(self) -> None:
+        """What a crash now loses (write-back): the ledger's writes, each the newest acknowledged
+        write of its key (writes to a key are serialized, and the ledger entry is set without
+        an await before the write is acknowledged), so its sequence is ``acked``."""
+        if isinstance(self.strategy, WriteBack):
+            self.at_kill = self.at_kill or []
+            for key, wid in self.strategy.unflushed().items():
+                i = int(key.rpartition(":")[2])
+                self.at_kill.append((key, wid, i, self.acked[i]))
 
     async def setup(self, stack: contextlib.AsyncExitStack) -> None:
         """Server, proxy, client, database, cache and strategy; undone by ``stack``."""
@@ -424,8 +448,12 @@ class Run:
         r.db_peak = max(r.db_per_second.values(), default=0)
         first_fault = min((f.at for f in self.faults if f.kind != "restart"), default=None)
         if first_fault is not None:
+            before = [cur for t, _, cur, _ in r.transitions if t < first_fault]
             opened = [t for t, _, cur, _ in r.transitions if cur == OPEN and t >= first_fault]
-            r.fallback_after = opened[0] - first_fault if opened else None
+            if before and before[-1] == OPEN:
+                r.fallback_after = 0.0  # already open when the fault began (e.g. on slow calls)
+            else:
+                r.fallback_after = opened[0] - first_fault if opened else None
 
     async def heal(self) -> None:
         """End the run with the cache back, as an operator would."""
@@ -462,13 +490,14 @@ class Run:
             direct = aredis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5)
         inconsistent = lost = 0
         keys = sorted(self.touched)
+        db_seqs: dict[int, int] = {}
         try:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
                 raws = await direct.mget([self.cache.key(key_name(k)) for k in chunk])
                 for k, raw in zip(chunk, raws):
                     row = await self.db.db.get(key_name(k))
-                    db_seq = seq_of(row.value) if row else -1
+                    db_seq = db_seqs[k] = seq_of(row.value) if row else -1
                     entry = decode(raw)
                     if entry is not None and entry.is_usable and seq_of(entry.value) != db_seq:
                         inconsistent += 1
@@ -480,6 +509,25 @@ class Run:
         r.lost_measured = lost
         if isinstance(self.strategy, WriteBack):
             r.lost_reported = self.strategy.stats.lost
+            self.check_losses(db_seqs)
+
+    def check_losses(self, db_seqs: dict[int, int]) -> None:
+        """Write-back: did a crash lose exactly the unflushed writes, and did the library say
+        which? (See ``loss check`` in the module docstring.)"""
+        r = self.result
+        reported = set(self.strategy.lost)
+        at_kill = self.at_kill or []
+        r.unflushed_at_kill = None if self.at_kill is None else len(at_kill)
+        at_risk = {(key, wid) for key, wid, _, _ in at_kill}
+        unaccounted = len(reported - at_risk)  # reported lost, but was not at risk
+        unaccounted += sum(1 for key, wid, i, seq in at_kill  # neither lost nor in the DB
+                           if (key, wid) not in reported and db_seqs.get(i, -1) < seq)
+        lost_keys = {key for key, _ in reported}
+        unaccounted += sum(1 for i, db_seq in db_seqs.items()  # behind the DB, no loss reported
+                           if db_seq < self.acked[i] and key_name(i) not in lost_keys)
+        r.loss_unaccounted = unaccounted
+        if len(self.strategy.lost) < self.strategy.stats.lost:
+            r.notes.append("more losses than WriteBack.lost keeps: loss check incomplete")
 
 
 async def run_all(cfg: Config, faults) -> list[Result]:

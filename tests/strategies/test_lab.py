@@ -78,7 +78,10 @@ def check_outputs(out, capsys):
     assert by_name["look-aside"]["errors"] == 0
     assert by_name["look-aside"]["inconsistent_after"] == 0
     assert by_name["look-aside"]["breaker_transitions"] >= 2  # the kill opened it; it closed again
-    assert by_name["write-back"]["lost_writes_reported"] is not None
+    write_back = by_name["write-back"]
+    assert write_back["unflushed_at_kill"] is not None  # the kill took its snapshot
+    assert write_back["lost_writes_reported"] <= write_back["unflushed_at_kill"]
+    assert write_back["loss_unaccounted"] == 0  # lost exactly the unflushed writes, each named
     stampede = {r["policy"]: r for r in results["stampede"]}
     assert stampede["lease"]["db_calls"] < stampede["none"]["db_calls"]
 
