@@ -45,7 +45,9 @@ ZADD, HMSET by 64 items, PEXPIREAT, FUNCTION LOAD), fsyncs and exits. ``cron`` r
 and the incr files it covers as history, swaps in a new manifest atomically (temp file,
 fsync, rename, directory fsync) and deletes the history files. Turning the AOF on at runtime
 (``CONFIG SET appendonly yes``) writes into ``temp-<appendfilename>.incr`` until the first
-rewrite succeeds (state WAIT_REWRITE), as Redis 7.0 does.
+rewrite succeeds (state WAIT_REWRITE), as Redis 7.0 does; while that first rewrite runs,
+SHUTDOWN and SIGTERM are refused unless forced (``refuses_shutdown``): exiting would leave no
+AOF holding the dataset.
 
 Loading (loadAppendOnlyFiles): the base, then each incr file, each command executed by a
 fake client straight through its handler (no gates, no propagation, no expiry while
@@ -1417,6 +1419,20 @@ class Aof:
         self.buf.clear()
         self._detach()
         self._update_denied()
+
+    def refuses_shutdown(self, force: bool) -> bool:
+        """finishShutdown's first AOF check: while the *initial* AOF is being written (the
+        rewrite that ``CONFIG SET appendonly yes`` started), exiting would leave no usable AOF,
+        so SHUTDOWN and SIGTERM are refused unless forced. True (logged) when refused."""
+        if not (self.child_pid and self.state == WAIT_REWRITE):
+            return False
+        log = self.node.log
+        if force:
+            log.warning("Writing initial AOF. Exit anyway.")
+            return False
+        log.warning("Writing initial AOF, can't exit.")
+        log.warning("Errors trying to shut down the server. Check the logs for more information.")
+        return True
 
     def shutdown(self) -> None:
         """prepareForShutdown's AOF part (and Node.stop): stop a rewrite child, write and

@@ -393,10 +393,12 @@ class Snapshots:
     def shutdown_on_signal(self, signame: str) -> bool:
         """prepareForShutdown for SIGTERM/SIGINT with ``shutdown-on-sigterm`` /
         ``shutdown-on-sigint`` flags: save when asked to or when save points exist (unless
-        ``nosave``). False when the save failed and ``force`` is not set: the server then
-        keeps running, as Redis does."""
+        ``nosave``). False when the save failed, or the initial AOF is still being written,
+        and ``force`` is not set: the server then keeps running, as Redis does."""
         node = self.node
         flags = set(node.config["shutdown-on-%s" % signame.lower()].split())
+        if node.aof.refuses_shutdown("force" in flags):  # the initial AOF is being written
+            return False
         if "save" in flags or (node.config["save"] and "nosave" not in flags):
             try:
                 saved = self.save_for_shutdown()
@@ -405,8 +407,7 @@ class Snapshots:
                 saved = False
             if not saved and "force" not in flags:
                 node.log.warning("Error trying to save the DB, can't exit.")
-                node.log.warning("%s received but errors trying to shut down the server, check the logs for "
-                                 "more information" % signame)
+                node.log.warning("Errors trying to shut down the server. Check the logs for more information.")
                 return False
         return True
 

@@ -267,3 +267,82 @@ def present_keys(r: redis.Redis, keys) -> set[bytes]:
 
 def file_size(path) -> int:
     return os.stat(path).st_size
+
+
+# -- system calls, as strace sees them -----------------------------------------------------------
+
+STRACE = shutil.which("strace") or "/usr/bin/strace"
+#: The calls the fsync-policy tests follow: data in from clients, replies out, AOF writes and syncs.
+TRACED_CALLS = "read,recvfrom,write,writev,sendto,sendmsg,fsync,fdatasync"
+_SYSCALL = re.compile(r"^(\d+) +(\w+)\((\d+)<([^>]*)>(.*)$")
+_RESULT = re.compile(r"= (-?\d+)")
+
+
+class Syscall:
+    """One traced call: thread id, name, the fd's target (``socket:[...]`` or a path), the
+    rest of the line as strace printed it (data shown up to 24 bytes, escaped) and the
+    result (None while unfinished)."""
+
+    __slots__ = ("tid", "name", "target", "args", "result")
+
+    def __init__(self, tid: int, name: str, target: str, args: str, result: int | None):
+        self.tid, self.name, self.target, self.args, self.result = tid, name, target, args, result
+
+    @property
+    def on_socket(self) -> bool:
+        return self.target.startswith("socket:")
+
+    @property
+    def on_incr_file(self) -> bool:
+        return self.target.endswith(".incr.aof")
+
+    def __repr__(self) -> str:
+        return "%d %s(%s) = %s" % (self.tid, self.name, self.target, self.result)
+
+
+def spawn_traced(kind: str, directory, trace_file, *args) -> ServerProcess:
+    """``spawn`` under ``strace -f`` (every thread; seccomp-bpf so untraced calls run at full
+    speed; ``-y`` names each fd's file or socket). The ServerProcess's ``proc`` is strace's:
+    SIGKILL it and the server dies with it."""
+    port = free_port()
+    logfile = Path(directory).parent / ("%s-%d.log" % (kind, port))
+    command = [STRACE, "-f", "--seccomp-bpf", "-y", "-s", "24", "-e", "trace=" + TRACED_CALLS, "-o", str(trace_file),
+               *_command(kind, port, directory, logfile, args)]
+    with open(str(logfile) + ".stderr", "wb") as err:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+    return ServerProcess(kind, port, proc, logfile)
+
+
+def read_trace(trace_file) -> list[Syscall]:
+    """The calls on file descriptors, in the order strace saw them start (an
+    ``<unfinished ...>`` line counts at its start; its ``resumed`` half is skipped)."""
+    calls = []
+    for line in Path(trace_file).read_text(errors="replace").splitlines():
+        m = _SYSCALL.match(line)
+        if m is None:
+            continue
+        rest = m.group(5)
+        results = _RESULT.findall(rest) if "<unfinished" not in rest else []
+        calls.append(Syscall(int(m.group(1)), m.group(2), m.group(4), rest, int(results[-1]) if results else None))
+    return calls
+
+
+def traced_child_pid(sp: ServerProcess) -> int:
+    """The server under ``spawn_traced``'s strace (strace's only child)."""
+    pid = sp.proc.pid
+    children = wait_until(lambda: Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split(),
+                          what="strace to start the server")
+    return int(children[0])
+
+
+def kill_traced(sp: ServerProcess) -> None:
+    """SIGKILL the traced server (not strace: a dead tracer would only detach), then wait
+    for strace to write its last lines and exit."""
+    try:
+        os.kill(traced_child_pid(sp), signal.SIGKILL)
+    except (ProcessLookupError, AssertionError, OSError):
+        pass
+    try:
+        sp.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        sp.kill9()

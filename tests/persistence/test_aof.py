@@ -3,7 +3,9 @@ rewrites, runtime switching, timestamps, and the pure parts (manifest, command r
 
 Loading failures and truncated files, compared with real Redis on the same files, are in
 ``test_aof_loading.py``; files exchanged with real Redis and its tools in
-``test_aof_interop.py``; SIGKILL during a write load in ``test_crash.py``.
+``test_aof_interop.py``; SIGKILL during a write load in ``test_crash.py``; the files step by step
+during rewrites, runtime switching and shutdowns beside Redis in ``test_aof_runtime.py``; the
+fsync policies seen through strace in ``test_aof_fsync.py``.
 """
 
 from __future__ import annotations
@@ -172,15 +174,22 @@ def _normalize_times(data: bytes) -> bytes:
     return re.sub(rb"\$13\r\n1\d{12}\r\n", b"$13\r\n<ms>\r\n", data)
 
 
+def _written_script(aof_dir: Path) -> bytes:
+    """The incr file once the script's last command is in it: under everysec a write waits
+    (up to 2 s) while a background fsync runs, so on a busy disk the tail may come late."""
+    incr = incr_files(aof_dir)[0]
+    return wait_until(lambda: (lambda d: d if d.endswith(b"FLUSHDB\r\n") else None)(incr.read_bytes()),
+                      what="the script's last command in the AOF")
+
+
 def test_the_incr_file_matches_redis_byte_for_byte(dirs):
     with redis_on(dirs / "r", "--appendonly", "yes") as rp:
         _run_script(rp.port)
-        time.sleep(0.05)
-        theirs = incr_files(dirs / "r" / "appendonlydir")[0].read_bytes()
+        theirs = _written_script(dirs / "r" / "appendonlydir")
         their_manifest = manifest_lines(dirs / "r" / "appendonlydir")
     with vermilion(dir=str(dirs / "v"), appendonly="yes") as node:
         _run_script(node.port)
-        ours = incr_files(dirs / "v" / "appendonlydir")[0].read_bytes()
+        ours = _written_script(dirs / "v" / "appendonlydir")
         our_manifest = manifest_lines(dirs / "v" / "appendonlydir")
     assert our_manifest == their_manifest == ["file appendonly.aof.1.base.rdb seq 1 type b",
                                               "file appendonly.aof.1.incr.aof seq 1 type i"]
@@ -432,7 +441,10 @@ def test_commands_replay_on_keys_whose_time_passed_meanwhile(dirs):
 def test_a_failing_write_turns_writes_away_until_the_disk_recovers(tmp_path):
     """The AOF file hits a size limit (RLIMIT_FSIZE: writes fail with EFBIG after a short
     write): writes and PING get Redis's MISCONF error, reads still work, and once the limit
-    is lifted the buffered writes reach the file and writes are accepted again."""
+    is lifted the buffered writes reach the file and writes are accepted again.
+
+    ``appendfsync no``: under everysec a write waits (up to 2 s) while a background fsync
+    runs, so on a busy disk the SET that first fails would depend on timing."""
     limit = 100_000
 
     def limited():
@@ -444,7 +456,7 @@ def test_a_failing_write_turns_writes_away_until_the_disk_recovers(tmp_path):
         d.mkdir()
         port = free_port()
         common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--logfile", str(d / "log"),
-                  "--save", "", "--appendonly", "yes"]
+                  "--save", "", "--appendonly", "yes", "--appendfsync", "no"]
         cmd = [REDIS_SERVER, *common] if kind == "redis" else [sys.executable, "-m", "server", *common]
         proc = subprocess.Popen(cmd, preexec_fn=limited, cwd=REPO, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.persistence.aof_support import log_messages, server, wait_until
 from tests.persistence.support import check_rdb, diff, populate, snapshot
 from tests.support.differential import Pair
 from tests.support.resp import RawClient
@@ -317,3 +318,29 @@ def test_bgsave_waits_behind_another_child_only_when_scheduled(tmp_path):
         busy[0] = False
         wait_for(lambda: persistence(r)["rdb_saves"] == 1 and bgsave_done(r), timeout=5)
         check_rdb(tmp_path / "dump.rdb")
+
+
+def test_sigterm_keeps_serving_when_the_final_save_fails(tmp_path):
+    """dump.rdb is a directory, so the final save's rename fails: each server logs Redis 7.0's
+    lines, keeps serving, and a second SIGTERM with the save off (CONFIG SET save "") exits."""
+    lines = {}
+    for kind in ("redis", "vermilion"):
+        data = tmp_path / kind
+        data.mkdir()
+        with server(kind, data, "--save", "3600 1") as sp:
+            r = sp.client()
+            r.set("k", "v")
+            (data / "dump.rdb").mkdir()
+            sp.proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: any("can't exit" in m for m in log_messages(sp.log())), what="the refusal")
+            assert r.get("k") == b"v"
+            r.config_set("save", "")
+            sp.proc.send_signal(signal.SIGTERM)
+            assert sp.proc.wait(10) == 0
+            messages = [re.sub(r"temp-\d+", "temp-<pid>", m.split("\n")[0]).replace(str(data), "<dir>")
+                        for m in log_messages(sp.log())]
+        start = messages.index("Saving the final RDB snapshot before exiting.")
+        lines[kind] = messages[start:start + 4]
+    assert lines["vermilion"] == lines["redis"]
+    assert lines["redis"][2:] == ["Error trying to save the DB, can't exit.",
+                                  "Errors trying to shut down the server. Check the logs for more information."]
