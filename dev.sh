@@ -25,6 +25,8 @@ ensure_system() {
   command -v redis-cli >/dev/null || need+=(redis-tools)
   command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
   command -v taskset >/dev/null || need+=(util-linux)
+  # tests/persistence/test_aof_fsync.py watches both servers' write/fsync calls with strace.
+  command -v strace >/dev/null || need+=(strace)
   if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]}" >&2
     apt_install "${need[@]}"
