@@ -79,7 +79,10 @@ EXPIRE_VALUES = ["0", "-1", "1", "-9223372036854775808", "9223372036854775807", 
 @pytest.mark.parametrize("unit", ["EX", "PX", "EXAT", "PXAT"])
 def test_set_expire_validation(pair, unit):
     for value in EXPIRE_VALUES:
-        check_all(pair, ("SET", "k", "v", unit, value), ("GET", "k"))
+        if unit == "PX" and value == "1":  # gone within a millisecond: GET would race the clock
+            check_all(pair, ("SET", "k", "v", unit, value))
+        else:
+            check_all(pair, ("SET", "k", "v", unit, value), ("GET", "k"))
 
 
 def test_set_with_ttl_expires_like_redis(pair):
