@@ -396,6 +396,9 @@ _PROBE = b"*0\r\n"
 #: ``_LONG_COUNT[k]`` finds a ``*`` followed by more than k digits: in a chunk of a k-digit
 #: length such a count cannot be complete, and hiredis would allocate it up front.
 _LONG_COUNT = [re.compile(rb"\*[0-9]{%d}" % (k + 1)) for k in range(21)]
+#: ``_LINE_SCREEN[k]`` finds, after a newline, a line hiredis would read as something other
+#: than a request (``+ ( = | ~ >``) or a long array count as above.
+_LINE_SCREEN = [re.compile(rb"\n(?:[+(=|~>]|\*[0-9]{%d})" % (k + 1)) for k in range(21)]
 
 
 #: What hiredis returns when it needs more bytes. Not its default ``False``: a RESP3
@@ -458,26 +461,24 @@ class RequestReader:
         """Parse ``data``; see PyRequestReader.feed. ``max_requests`` forces the slow path.
 
         The fast path takes a chunk only if hiredis reads it exactly as Redis would (see the
-        module docstring). The screens are ordered by cost: a memchr for a rare byte before
-        the two-byte search, one precompiled regex for long array counts.
+        module docstring). The screens are ordered by cost: memchr for the bytes that could
+        start a line hiredis reads differently, then one regex pass -- for long array counts
+        only, or, when one of those bytes occurs (values often hold them), for both at once:
+        the regex skips from newline to newline, where a two-byte search per byte would
+        crawl through a large value.
         """
         if self._slow or max_requests:
             return self._feed_slow(data, max_requests)
         n = len(data)
-        if (
-            n < 4
-            or data[0] != 42  # '*'
-            or data[-1] != 10
-            or data[-2] != 13
-            or (43 in data and b"\n+" in data)
-            or (40 in data and b"\n(" in data)
-            or (61 in data and b"\n=" in data)
-            or (124 in data and b"\n|" in data)
-            or (126 in data and b"\n~" in data)
-            or (62 in data and b"\n>" in data)
-            or _LONG_COUNT[len(str(n))].search(data) is not None
-            or n > self._py.max_bulk_len
-        ):
+        if n < 4 or data[0] != 42 or data[-1] != 10 or data[-2] != 13 or n > self._py.max_bulk_len:
+            return self._feed_slow(data, 0)
+        k = len(str(n))
+        if 43 in data or 40 in data or 61 in data or 124 in data or 126 in data or 62 in data:
+            # + ( = | ~ > somewhere: look at every line start (the first line is a '*' one).
+            suspect = _LINE_SCREEN[k].search(data) is not None or _LONG_COUNT[k].match(data) is not None
+        else:
+            suspect = _LONG_COUNT[k].search(data) is not None
+        if suspect:
             return self._feed_slow(data, 0)
         hi = self._hi
         hi.feed(data)

@@ -185,6 +185,9 @@ def test_other_resp_types_at_a_request_start_are_inline_lines(tail):
     # hiredis would read most of these as values (a RESP3 set even as a request).
     inline = [tuple(line.split(b" ")) for line in tail.split(b"\r\n") if line]
     assert agree(PING + tail + PING).requests == ((b"PING",), *inline, (b"PING",))
+    # ... also when a value before them holds the bytes the screen looks for first.
+    echo = req("ECHO", "x=y>z")
+    assert agree(echo + tail + PING).requests == ((b"ECHO", b"x=y>z"), *inline, (b"PING",))
 
 
 HUGE_COUNTS = [(head, count) for head in b"*~%" for count in (2147483647, 10**8)] + [
@@ -198,7 +201,15 @@ def test_huge_counts_cost_no_time_and_no_memory(head, count):
     # hiredis allocates an array when it reads its header; Redis waits for the elements.
     head = bytes([head])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for data in (b"*%d\r\n" % count, PING + head + b"%d\r\n" % count, b"*1\r\n" + head + b"%d\r\n" % count):
+    # A value holding "= > + ( | ~" sends the fast reader's screen down its other branch.
+    screened = req("ECHO", "a=b>c+d(e|f~g")
+    for data in (
+        b"*%d\r\n" % count,
+        PING + head + b"%d\r\n" % count,
+        b"*1\r\n" + head + b"%d\r\n" % count,
+        screened + head + b"%d\r\n" % count,
+        screened + b"*1\r\n" + head + b"%d\r\n" % count,
+    ):
         start = time.monotonic()
         agree(data)
         assert time.monotonic() - start < 0.5, data
