@@ -248,7 +248,10 @@ class Database:
         if self.embstr_hint:  # small byte strings are shared objects: identity alone is not enough
             self.embstr_hint.pop(key, None)
         self.lru[key] = self.clock.lru
-        node.key_modified(self, key)
+        if node.watched or node.memory_tracking:
+            node.key_modified(self, key)
+        else:
+            node.dirty += 1  # all key_modified does when nothing watches keys: saves a call
         if new:
             node.notify(self, key, "new", "n")
 
@@ -266,7 +269,11 @@ class Database:
     def replace_value(self, key: bytes, value) -> None:
         """Store a new value for an existing key, keeping its TTL (in-place updates)."""
         self.data[key] = value
-        self.node.key_modified(self, key)
+        node = self.node
+        if node.watched or node.memory_tracking:
+            node.key_modified(self, key)
+        else:
+            node.dirty += 1  # as in set()
 
     def delete(self, key: bytes) -> bool:
         """Delete a live key (expired keys are gone already); signals the write."""

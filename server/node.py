@@ -237,7 +237,9 @@ class Node:
 
     # -- keyspace events -------------------------------------------------------------------------
     def key_modified(self, db: Database, key: bytes) -> None:
-        """signalModifiedKey + the dirty counter: every write to a key comes through here."""
+        """signalModifiedKey + the dirty counter: every write to a key comes through here.
+        (``Database.set``/``replace_value``, the hottest writers, only bump ``dirty``
+        themselves while no key is watched and memory is not tracked.)"""
         self.dirty += 1
         if self.watched:
             self.watches.touch(db, key)
