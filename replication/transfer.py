@@ -24,10 +24,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import sys
 import time
 
-from server.log import Logger
+from server.forking import before_fork, detach_child
 
 #: How much of the pipe is read at once.
 _READ_SIZE = 1 << 20
@@ -35,28 +34,6 @@ _READ_SIZE = 1 << 20
 _HIGH_WATER = 8 << 20
 #: How often a paused relay checks the replicas' buffers again, and a finished one the child.
 _POLL = 0.005
-
-
-def detach_child(node) -> None:
-    """In a freshly forked child: forget the parent's signal plumbing and listening sockets."""
-    try:
-        signal.set_wakeup_fd(-1)
-    except (ValueError, OSError):
-        pass
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
-    for server in getattr(node, "_servers", ()):
-        for sock in server.sockets or ():
-            try:
-                os.close(sock.fileno())
-            except OSError:
-                pass
-    level = node.log.level
-    node.log = Logger(node.log.logfile, "notice", role="C")
-    node.log.level = level
 
 
 class DiskTransfer:
@@ -128,11 +105,7 @@ class SocketTransfer:
         except OSError as exc:
             node.log.warning("Can't save in background: pipe: %s" % exc.strerror)
             return False
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError, AttributeError):
-                pass
+        before_fork()  # the child must not repeat unflushed output
         start = time.perf_counter()
         try:
             pid = os.fork()

@@ -76,13 +76,13 @@ import gc
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from collections import deque
 
 from ..config import ConfigError, quote, split_args, strtoll
 from ..errors import CommandError
+from ..forking import before_fork, detach_child
 from . import DataLoadError
 from .rdb import RdbError
 
@@ -1116,11 +1116,7 @@ class Aof:
             self.lastbgrewrite_ok = False
             return False
         self.rewrites += 1
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError, AttributeError):
-                pass
+        before_fork()  # the child must not repeat unflushed output
         start = time.perf_counter()
         try:
             pid = os.fork()
@@ -1143,7 +1139,7 @@ class Aof:
         code = 1
         try:
             gc.disable()
-            self.node.rdb._detach_child()
+            detach_child(self.node)
             tmp = "temp-rewriteaof-bg-%d.aof" % os.getpid()
             if self.rewrite_to(self._dir_path(tmp)):
                 self.node.log.notice("Successfully created the temporary AOF base file %s" % tmp)

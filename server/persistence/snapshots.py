@@ -34,10 +34,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import sys
 import time
 
-from ..log import Logger
+from ..forking import before_fork, detach_child
 from . import DataLoadError
 from .rdb import (
     AccessClock,
@@ -236,11 +235,7 @@ class Snapshots:
         self.dirty_before_bgsave = node.dirty
         self.lastbgsave_try = int(time.time())
         path = self.path
-        for stream in (sys.stdout, sys.stderr):  # the child must not repeat unflushed output
-            try:
-                stream.flush()
-            except (OSError, ValueError, AttributeError):
-                pass
+        before_fork()  # the child must not repeat unflushed output
         start = time.perf_counter()
         try:
             pid = os.fork()
@@ -266,7 +261,7 @@ class Snapshots:
         code = 1
         try:
             gc.disable()  # no finalizers of the parent's objects may run here
-            self._detach_child()
+            detach_child(self.node)
             self.write_file(path)
             self.node.log.notice("DB saved on disk")
             code = 0
@@ -274,27 +269,6 @@ class Snapshots:
             code = 1
         finally:
             os._exit(code)
-
-    def _detach_child(self) -> None:
-        node = self.node
-        try:
-            signal.set_wakeup_fd(-1)
-        except (ValueError, OSError):
-            pass
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (ValueError, OSError):
-                pass
-        for server in getattr(node, "_servers", ()):
-            for sock in server.sockets or ():
-                try:
-                    os.close(sock.fileno())
-                except OSError:
-                    pass
-        log = node.log
-        node.log = Logger(log.logfile, "notice", role="C")
-        node.log.level = log.level
 
     def cron(self) -> None:
         """checkChildrenDone and the save points of serverCron."""
