@@ -144,6 +144,10 @@ def build_call(node):
     return call
 
 
+#: No run is open in ``run_batch`` (not None: an unknown command's lookup gives None).
+_CLOSED = object()
+
+
 def build_run_batch(node):
     """``run_batch(client, requests, out) -> int``: the connection's hot loop.
 
@@ -176,33 +180,54 @@ def build_run_batch(node):
     def run_batch(c, reqs: list, out: list) -> int:
         append = out.append
         done = 0
-        run = None  # the spec of the open run: reqs[first:done]
-        first = 0
+        run = _CLOSED  # the spec of the open run: reqs[first:done]
+        first = arity = 0
+        handler = None
         t0 = _perf()
         for argv in reqs:
             spec = lookup_get(argv[0])
-            if spec is not None and not c.gated:
+            if spec is run:
+                # The open run goes on. Its command is batchable, and batchable commands do not
+                # change what gates the client, so only this request's arity is left to check.
                 n = len(argv)
-                a = spec.dispatch_arity
-                inline = (n == a) if a > 0 else (n >= -a)
-            else:
-                inline = False
-            if run is not None and (spec is not run or not inline):
+                if (n == arity) if arity > 0 else (n >= -arity):
+                    done += 1
+                    try:
+                        append(handler(c, argv))
+                    except CommandError as exc:
+                        append(exc.reply)
+                        spec.failed_calls += 1
+                        count_error(node, exc.reply)
+                    if not blocking.ready and not c.interrupt:
+                        continue
+                    t1 = _perf()
+                    close_run(c, spec, reqs, first, done - first, t1 - t0)
+                    run = _CLOSED
+                    if blocking.ready:
+                        blocking.serve_ready()
+                        t1 = _perf()
+                    t0 = t1
+                    if c.interrupt:
+                        return done
+                    continue
+            if run is not _CLOSED:
                 t1 = _perf()
                 close_run(c, run, reqs, first, done - first, t1 - t0)
                 t0 = t1
-                run = None
+                run = _CLOSED
+            if spec is None or c.gated:
+                inline = False
+            else:
+                n = len(argv)
+                a = spec.dispatch_arity
+                inline = (n == a) if a > 0 else (n >= -a)
+            done += 1
             if not inline:
-                done += 1
                 append(call(c, argv))
                 if c.interrupt:
                     return done
                 t0 = _perf()
                 continue
-            if run is None:
-                run = spec
-                first = done
-            done += 1
             try:
                 append(spec.handler(c, argv))
             except CommandError as exc:
@@ -210,17 +235,20 @@ def build_run_batch(node):
                 spec.failed_calls += 1
                 count_error(node, exc.reply)
             if spec.batchable and not blocking.ready and not c.interrupt:
+                run = spec  # a run opens
+                first = done - 1
+                arity = spec.dispatch_arity
+                handler = spec.handler
                 continue
             t1 = _perf()
-            close_run(c, spec, reqs, first, done - first, t1 - t0)
-            run = None
+            close_run(c, spec, reqs, done - 1, 1, t1 - t0)
             if blocking.ready:
                 blocking.serve_ready()
                 t1 = _perf()
             t0 = t1
             if c.interrupt:
                 return done
-        if run is not None:
+        if run is not _CLOSED:
             close_run(c, run, reqs, first, done - first, _perf() - t0)
         return done
 

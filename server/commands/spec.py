@@ -137,7 +137,8 @@ class CommandSpec:
         self.skip_slowlog = "skip_slowlog" in f
         self.fast = "fast" in f
         #: Timed in runs by the connection's hot loop (server/dispatch.py build_run_batch):
-        #: cheap commands that do not read the statistics they update.
+        #: cheap commands that do not read the statistics they update, nor change what gates
+        #: their client (AUTH, HELLO, MULTI, SELECT, RESET... all carry ``loading``).
         self.batchable = (self.fast or (self.write and not self.admin)) and not (
             self.noscript or self.blocking or "loading" in f
         )
