@@ -13,9 +13,11 @@ What lives where
 ``transfer.py``  full-sync payloads written by a forked child: disk (BGSAVE) and diskless
 ``replica.py``   the replica side: the link to our master, loading its payload, applying
                  and proxying its stream, ACKs
+``failover.py``  the master's FAILOVER state machine: pause writes, wait for the target's
+                 ACK, demote ourselves with ``PSYNC ... FAILOVER``, or abort
 ``report.py``    INFO replication and ROLE
 
-The commands (REPLICAOF/SLAVEOF, SYNC, PSYNC, REPLCONF ACK/GETACK, WAIT, ROLE) are in
+The commands (REPLICAOF/SLAVEOF, SYNC, PSYNC, REPLCONF ACK/GETACK, WAIT, ROLE, FAILOVER) are in
 ``server/commands/replication.py``; the node creates ``Replication`` and calls it from its
 cron, its gates and its startup (``server/node.py``). Only public pieces of ``server`` are
 used: the client connection, the dispatcher through ``node.call``, the snapshot machinery

@@ -13,7 +13,8 @@ connection, logs ``Log`` events, and acts on the outcome. The steps, with the by
 2. One write: ``AUTH [masteruser] masterauth`` (when set), ``REPLCONF listening-port <port>``,
    ``REPLCONF ip-address <ip>`` (when announced), ``REPLCONF capa eof capa psync2``; then one
    reply is read for each, in order. An AUTH error is fatal; REPLCONF errors are only logged.
-3. ``PSYNC <replid> <offset>`` (``? -1`` without history). Empty lines before the reply are
+3. ``PSYNC <replid> <offset>`` (``? -1`` without history; ``... FAILOVER`` from a master
+   handing its role over, replication/failover.py). Empty lines before the reply are
    the master's keepalives. ``+FULLRESYNC <replid> <offset>`` -> ``FullResync`` and the
    payload; ``+CONTINUE [<replid>]`` -> ``Continue`` and the stream starts at once;
    ``-NOMASTERLINK``/``-LOADING`` -> ``Failed`` (try later); any other error -> the legacy
@@ -112,6 +113,9 @@ TRANSFER = "transfer"
 DONE = "done"
 FAILED = "failed"
 
+#: ``Failed.reason`` when the target of a FAILOVER did not accept our PSYNC ... FAILOVER.
+FAILOVER_REJECTED = "failover-rejected"
+
 _AUTH_PENDING_ERRORS = (b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted")
 
 
@@ -127,6 +131,7 @@ class Handshake:
         masterauth: bytes | None = None,
         psync_replid: str = "?",
         psync_offset: int = -1,
+        failover: bool = False,
     ):
         self.listening_port = listening_port
         self.announce_ip = announce_ip or None
@@ -134,6 +139,9 @@ class Handshake:
         self.masterauth = masterauth
         self.psync_replid = psync_replid
         self.psync_offset = psync_offset
+        #: A master failing over (FAILOVER): PSYNC carries FAILOVER, and any answer but
+        #: +FULLRESYNC / +CONTINUE fails the attempt with FAILOVER_REJECTED.
+        self.failover = failover
         self.state = RECEIVE_PONG
         self._buf = b""
         # Transfer progress (INFO master_sync_*).
@@ -236,7 +244,10 @@ class Handshake:
                               % (self.psync_replid, self.psync_offset)))
         else:
             events.append(Log("notice", "Partial resynchronization not possible (no cached master)"))
-        events.append(Send(command("PSYNC", self.psync_replid, str(self.psync_offset))))
+        args = ["PSYNC", self.psync_replid, str(self.psync_offset)]
+        if self.failover:
+            args.append("FAILOVER")
+        events.append(Send(command(*args)))
         self.state = RECEIVE_PSYNC
 
     def _on_psync_reply(self, line: bytes, text: str, events: list) -> None:
@@ -263,12 +274,15 @@ class Handshake:
             return
         if line.startswith((b"-NOMASTERLINK", b"-LOADING")):
             events.append(Log("notice", "Master is currently unable to PSYNC but should be in the future: %s" % text))
-            self._fail(events, "try-later")
+            self._fail(events, FAILOVER_REJECTED if self.failover else "try-later")
             return
-        if line[:1] == b"-":
-            events.append(Log("warning", "Unexpected reply to PSYNC from master: %s" % text))
+        if line.startswith(b"-ERR"):
+            events.append(Log("notice", "Master does not support PSYNC or is in error state (reply: %s)" % text))
         else:
             events.append(Log("warning", "Unexpected reply to PSYNC from master: %s" % text))
+        if self.failover:
+            self._fail(events, FAILOVER_REJECTED)
+            return
         # PSYNC not supported: the old way, a full copy without IDs or offsets.
         events.append(Log("notice", "Retrying with SYNC..."))
         events.append(Send(b"SYNC\r\n"))

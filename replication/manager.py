@@ -37,6 +37,7 @@ import os
 import time
 
 from .backlog import Backlog
+from .failover import Failover
 from .master import Replicas
 from .psync import NO_REPLID
 from .replica import CONNECTED, Upstream
@@ -97,6 +98,7 @@ class Replication:
         self.cron_loops = 0
         self.replicas = Replicas(self)
         self.upstream = Upstream(self)
+        self.failover = Failover(self)
         config = node.config
         for name in ("replica-read-only", "replica-serve-stale-data", "min-replicas-to-write", "min-replicas-max-lag"):
             config.watch(name, lambda v: self.update_gates())
@@ -321,11 +323,13 @@ class Replication:
         """Called by the node's cron (hz times a second)."""
         self.replicas.start_pending_fork()
         self.replicas.reap()
+        self.failover.update()  # FAILOVER's timeout (Redis checks it before every sleep)
         if time.monotonic() - self._last_cron >= CRON_PERIOD:
             self._replication_cron()
 
     def _replication_cron(self) -> None:
         self._last_cron = time.monotonic()
+        self.failover.update()
         self.upstream.cron()
         self.replicas.cron()
         self.cron_loops += 1

@@ -46,6 +46,7 @@ from protocol import encoder as enc
 from server.connection import Client
 from server.errors import CommandError
 
+from .failover import NO_FAILOVER
 from .psync import History, decide
 from .transfer import DiskTransfer, SocketTransfer
 
@@ -185,6 +186,8 @@ class Replicas:
             from server.clientinfo import info_line
 
             node.log.notice("MASTER MODE enabled (failover request from '%s')" % info_line(c))
+        if repl.failover.state != NO_FAILOVER:
+            raise CommandError("-NOMASTERLINK Can't SYNC while failing over")
         if repl.master_host is not None and not repl.upstream.connected:
             raise CommandError("-NOMASTERLINK Can't SYNC while not connected with my master")
         if _has_pending_output(c):
@@ -505,6 +508,12 @@ class Replicas:
             r.acked_early = True
         if self.waiting:
             self._schedule_waiters_check()
+        self.repl.failover.schedule_update()
+
+    def find(self, host: str, port: int) -> Replica | None:
+        """findReplica: by announced (or peer) address, case-insensitively, and listening port."""
+        host = host.lower()
+        return next((r for r in self.attached if r.port == port and r.address.lower() == host), None)
 
     # -- WAIT ---------------------------------------------------------------------------------------
     def count_acks(self, offset: int) -> int:
@@ -618,7 +627,9 @@ class Replicas:
         repl = self.repl
         node = self.node
         config = node.config
-        if repl.master_host is None and self.attached:
+        # No PING while a FAILOVER with a TIMEOUT holds writes back (it would move the offset).
+        failover_pause = repl.failover.end_ms and node.pause_end
+        if repl.master_host is None and self.attached and not failover_pause:
             if repl.cron_loops % config["repl-ping-replica-period"] == 0:
                 repl.feed_ping()
         for r in self.attached:

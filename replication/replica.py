@@ -370,6 +370,7 @@ class Upstream:
             masterauth=auth if auth else None,
             psync_replid=cached.replid if cached is not None else "?",
             psync_offset=cached.reploff + 1 if cached is not None else -1,
+            failover=repl.failover.in_progress,
         )
         link = MasterLink(self, shake)
         self.link = link
@@ -425,6 +426,7 @@ class Upstream:
                 self._pending_sync = (event.replid, event.offset)
                 self.discard_cached(quiet=True)
                 self.state = TRANSFER
+                self.repl.failover.psync_answered()
             elif kind is hs.TransferStarted:
                 pass
             elif kind is hs.Payload:
@@ -432,10 +434,13 @@ class Upstream:
                     return
             elif kind is hs.Continue:
                 self._continue(link, event.replid)
+                self.repl.failover.psync_answered()
             elif kind is hs.Stream:
                 link.stream(event.data)
             elif kind is hs.Failed:
                 self._attempt_failed(link, event.reason)
+                if event.reason == hs.FAILOVER_REJECTED:
+                    self.repl.failover.abort("Failover target rejected psync request")
                 return
 
     def _attempt_failed(self, link: MasterLink, reason: str) -> None:

@@ -37,7 +37,7 @@ def replication_section(node) -> list:
                        % (r.address, r.port, STATE_NAMES[r.state], r.ack_off, lag)))
     backlog = repl.backlog
     fields += [
-        ("master_failover_state", "no-failover"),
+        ("master_failover_state", repl.failover.state),
         ("master_replid", repl.replid),
         ("master_replid2", repl.replid2),
         ("master_repl_offset", repl.master_repl_offset),

@@ -1,10 +1,11 @@
-"""Replication commands: REPLICAOF/SLAVEOF, SYNC, PSYNC, REPLCONF ACK/GETACK, WAIT, ROLE.
+"""Replication commands: REPLICAOF/SLAVEOF, SYNC, PSYNC, REPLCONF ACK/GETACK, WAIT, ROLE, FAILOVER.
 
 Design note
 -----------
 Thin handlers over ``node.replication`` (the ``replication`` package), with Redis 7.0.15's
 argument checks and texts (replication.c replicaofCommand, syncCommand, replconfCommand,
-waitCommand, roleCommand).
+waitCommand, roleCommand, failoverCommand). FAILOVER only checks its arguments here; the
+state machine is replication/failover.py.
 
 REPLCONF itself is in ``persistence.py`` (the options a SYNC client announces); this module
 replaces its ``ack`` and ``getack`` options through ``REPLCONF_OPTIONS``. SYNC is taken over
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from protocol import encoder as enc
 from protocol.encoder import OK
+from replication.failover import NO_FAILOVER
+from replication.master import ONLINE
 
 from .. import errors as E
 from ..clientinfo import info_line
@@ -44,6 +47,8 @@ def replicaof(c, argv):
     repl = node.replication
     if node.config["cluster-enabled"]:
         raise CommandError("REPLICAOF not allowed in cluster mode.")
+    if repl.failover.state != NO_FAILOVER:
+        raise CommandError("REPLICAOF not allowed while failing over.")
     host, port_arg = argv[1], argv[2]
     if host.lower() == b"no" and port_arg.lower() == b"one":
         if repl.master_host is not None:
@@ -133,6 +138,71 @@ def wait(c, argv):
     return repl.replicas.wait(c, argv, numreplicas, deadline)
 
 
+# -- FAILOVER --------------------------------------------------------------------------------------------
+
+
+@command("failover")
+def failover(c, argv):
+    """FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds] (failoverCommand)."""
+    node = c.node
+    repl = node.replication
+    state = repl.failover
+    if node.config["cluster-enabled"]:
+        raise CommandError("FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.")
+    if len(argv) == 2 and argv[1].lower() == b"abort":
+        if state.state == NO_FAILOVER:
+            raise CommandError("No failover in progress.")
+        state.abort("Failover manually aborted")
+        return OK
+    host, port, timeout, force = _failover_args(argv)
+    if state.state != NO_FAILOVER:
+        raise CommandError("FAILOVER already in progress.")
+    if repl.master_host is not None:
+        raise CommandError("FAILOVER is not valid when server is a replica.")
+    if not repl.replicas.attached:
+        raise CommandError("FAILOVER requires connected replicas.")
+    if force and (not timeout or host is None):
+        raise CommandError("FAILOVER with force option requires both a timeout and target HOST and IP.")
+    if host is not None:
+        replica = repl.replicas.find(host, port)
+        if replica is None:
+            raise CommandError("FAILOVER target HOST and PORT is not a replica.")
+        if replica.state != ONLINE:
+            raise CommandError("FAILOVER target replica is not online.")
+    state.start(host, port, timeout, force)
+    return OK
+
+
+def _failover_args(argv):
+    """(host or None, port, timeout ms or 0, force), with failoverCommand's checks in its order."""
+    host = None
+    port = timeout = 0
+    force = False
+    n = len(argv)
+    j = 1
+    while j < n:
+        word = argv[j].lower()
+        if word == b"timeout" and j + 1 < n and not timeout:
+            timeout = parse_int(argv[j + 1])
+            if timeout is None:
+                raise CommandError(E.NOT_INTEGER)
+            if timeout <= 0:
+                raise CommandError("FAILOVER timeout must be greater than 0")
+            j += 1
+        elif word == b"to" and j + 2 < n and host is None:
+            port = parse_int(argv[j + 2])
+            if port is None:
+                raise CommandError(E.NOT_INTEGER)
+            host = argv[j + 1].decode("latin-1")
+            j += 2
+        elif word == b"force" and not force:
+            force = True
+        else:
+            raise CommandError(E.SYNTAX)
+        j += 1
+    return host, port, timeout, force
+
+
 # -- ROLE ------------------------------------------------------------------------------------------------
 
 
@@ -143,4 +213,4 @@ def role(c, argv):
     return role_reply(c.node)
 
 
-__all__ = ["replicaof", "slaveof", "sync", "psync", "wait", "role", "enc"]
+__all__ = ["replicaof", "slaveof", "sync", "psync", "wait", "role", "failover", "enc"]
