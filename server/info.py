@@ -330,6 +330,7 @@ def persistence_section(node) -> Fields:
         ("module_fork_in_progress", 0),
         ("module_fork_last_cow_size", 0),
         *node.aof.info_size_fields(),  # only while the AOF is on
+        *(node.rdb.progress.info_fields() if node.loading else ()),  # persistence/loading.py
     ]
 
 

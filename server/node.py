@@ -15,6 +15,8 @@ Embedding::
         r = redis.Redis(port=node.port)
 
 Port 0 asks the OS for a free port (``node.port`` tells which), on every bound address.
+``start()`` listens first, then loads the dataset (persistence/loading.py): clients that
+connect meanwhile get -LOADING; it returns (and so do both forms above) once loaded.
 
 Cross-cutting events go through methods here rather than through the commands:
 ``key_modified`` (the dirty counter; WATCH and client tracking hook in here),
@@ -43,8 +45,10 @@ from .keyspace import EXPIRE_TIME_PERCENT, Clock, Database, Stats
 from .log import Logger
 from .memory import Memory
 from .persistence.aof import Aof
+from .persistence.loading import run_steps_async
 from .persistence.snapshots import Snapshots
 from .pubsub import PubSub
+from .shutdown import Shutdown
 from .watch import Watches
 
 VERMILION_VERSION = "0.1.0"
@@ -123,6 +127,8 @@ class Node:
         self._cron_handle: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
         self._shutdown_started = False
+        #: The startup load while it runs (the node listens meanwhile; stop() cancels it).
+        self._load_task: asyncio.Task | None = None
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
         self.ops_metric = _Metric()
         self.net_in_metric = _Metric()
@@ -160,6 +166,8 @@ class Node:
         self.before_reply = None
         #: The append-only file (server/persistence/aof.py).
         self.aof = Aof(self)
+        #: SHUTDOWN / SIGTERM: the wait for replicas, the final save (server/shutdown.py).
+        self.shutdown_seq = Shutdown(self)
         #: Master-replica replication (the replication package): role, backlog, replicas.
         from replication import Replication  # here: the package builds on server's modules
 
@@ -348,14 +356,24 @@ class Node:
         mode = "cluster" if self.config["cluster-enabled"] else "standalone"
         self.log.banner(mode, port, self.pid, self.config["always-show-logo"], REDIS_VERSION)
         self.log.warning("Server initialized")
+        # The AOF when appendonly is on, else the RDB, while clients already get -LOADING.
+        task = self._load_task = asyncio.ensure_future(run_steps_async(self.aof.load_data_from_disk_steps()))
         try:
-            self.aof.load_data_from_disk()  # the AOF when appendonly is on, else the RDB
+            await task
+        except asyncio.CancelledError:
+            if self._load_task is None:
+                return self  # stop() while loading (SHUTDOWN, SIGTERM): nothing more to start
+            raise
         except Exception:  # DataLoadError: logged; the caller exits (python -m server: status 1)
             if self._cron_handle is not None:
                 self._cron_handle.cancel()
                 self._cron_handle = None
+            for c in list(self.clients.values()):  # connected while it loaded
+                c.close()
             await self._close_servers()
             raise
+        finally:
+            self._load_task = None
         self.replication.start()
         self.log.notice("Ready to accept connections")
         return self
@@ -375,6 +393,9 @@ class Node:
         if self._cron_handle is not None:
             self._cron_handle.cancel()
             self._cron_handle = None
+        if self._load_task is not None:
+            task, self._load_task = self._load_task, None
+            task.cancel()
         self.rdb.kill_child()
         self.replication.stop()
         self.aof.shutdown()
@@ -401,13 +422,13 @@ class Node:
         await self._stopped.wait()
 
     def shutdown(self, reason: str = "") -> None:
-        """Begin an orderly shutdown (SHUTDOWN, SIGTERM, SIGINT)."""
+        """Stop the node once the shutdown sequence (``shutdown_seq``, which logs "User
+        requested shutdown..." and saves) allowed it."""
         if self._shutdown_started or self.loop is None:
             return
         self._shutdown_started = True
         if reason:
             self.log.warning(reason)
-        self.log.warning("User requested shutdown...")
         self.loop.create_task(self.stop())
 
     @contextmanager
@@ -476,6 +497,8 @@ class Node:
         """Work done hz times a second: expiry, client timeouts, metrics, pause expiry."""
         self.clock.update()
         self._cron_loops += 1
+        if self.loading:  # whileBlockedCron: no expiry, saves or replication mid-load
+            return
         now = time.monotonic()
         if self.pause_end and now >= self.pause_end:
             self.unpause()

@@ -28,6 +28,7 @@ from .. import errors as E
 from .. import info as info_mod
 from ..dispatch import _protected_allowed
 from ..errors import CommandError
+from ..shutdown import BLOCKED_SHUTDOWN, FAILED, SHUTDOWN_FAILED, WAITING
 from .args import parse_int
 from .connection import help_reply, subcommand_syntax_error
 from .spec import command
@@ -848,52 +849,46 @@ def debug_protocol(c, argv):
 
 # -- SHUTDOWN --------------------------------------------------------------------------------
 
-SHUTDOWN_FAILED = "Errors trying to SHUTDOWN. Check logs."
-
 
 @command("shutdown")
 def shutdown(c, argv):
-    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: on success there is no reply; the
-    connection (like every other) closes as the server stops."""
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (server/shutdown.py does the work). On
+    success there is no reply: the connection, like every other, closes as the server stops.
+    While the node waits for lagging replicas the client stays blocked."""
     node = c.node
     flags = set()
     abort = False
     for arg in argv[1:]:
         word = arg.lower()
         if word in (b"nosave", b"save", b"now", b"force"):
-            flags.add(word)
+            flags.add(word.decode())
         elif word == b"abort":
             abort = True
         else:
             raise CommandError(E.SYNTAX)
-    if (abort and flags) or {b"nosave", b"save"} <= flags:
+    if (abort and flags) or {"nosave", "save"} <= flags:
         raise CommandError(E.SYNTAX)
+    seq = node.shutdown_seq
     if abort:
-        cancel = getattr(node, "abort_shutdown", None)
-        if callable(cancel) and cancel():
+        if seq.abort():
             return OK
         raise CommandError("No shutdown in progress.")
-    if b"now" not in flags and deny_blocking(c):
+    if "now" not in flags and deny_blocking(c):
         raise CommandError("SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client")
-    if node.aof.refuses_shutdown(b"force" in flags):  # the initial AOF is still being written
+    outcome = seq.request(flags)
+    if outcome == FAILED:
         raise CommandError(SHUTDOWN_FAILED)
-    save = b"save" in flags or (bool(node.config["save"]) and b"nosave" not in flags)
-    if save and not _save_before_shutdown(node) and b"force" not in flags:
-        node.log.warning("Error trying to save the DB, can't exit.")
-        raise CommandError(SHUTDOWN_FAILED)
+    if outcome == WAITING:
+        return node.blocking.block(c, argv, (), 0, BLOCKED_SHUTDOWN, _never_served, _no_reply)
     c.closing = True
     c.interrupt = True
-    node.shutdown()
     return b""
 
 
-def _save_before_shutdown(node) -> bool:
-    """Save the dataset through the persistence layer when it offers ``save_for_shutdown``."""
-    saver = getattr(node, "save_for_shutdown", None)
-    if not callable(saver):
-        return True
-    try:
-        return saver() is not False
-    except OSError as exc:
-        node.log.warning(f"Error saving the DB before shutdown: {exc}")
-        return False
+def _never_served(c, db, key, value):
+    return None
+
+
+def _no_reply(c) -> bytes:
+    """CLIENT UNBLOCK of a SHUTDOWN: unblocked without a reply, as in Redis."""
+    return b""

@@ -51,7 +51,10 @@ AOF holding the dataset.
 
 Loading (loadAppendOnlyFiles): the base, then each incr file, each command executed by a
 fake client straight through its handler (no gates, no propagation, no expiry while
-``node.loading`` -- keyIsExpired's rule), MULTI ... EXEC queued and run at EXEC. A file that
+``node.loading`` -- keyIsExpired's rule), MULTI ... EXEC queued and run at EXEC. The loaders
+are generators of loading steps (loading.py): at startup the node answers -LOADING between
+slices of REPLAY_SLICE commands, and an RDB base is parsed on a worker thread; DEBUG LOADAOF
+runs them straight through (``load_files``). The state reads OFF meanwhile, as in Redis. A file that
 starts with ``REDIS`` is loaded as an RDB first (``node.rdb``'s loader, keys whose time
 passed included); RESP commands after it are replayed. Commands are parsed by hiredis while
 the stream is plain arrays of bulk strings (1M SETs load in about Redis's time); from the
@@ -84,6 +87,7 @@ from ..config import ConfigError, quote, split_args, strtoll
 from ..errors import CommandError
 from ..forking import before_fork, detach_child
 from . import DataLoadError
+from .loading import REPLAY_SLICE, run_steps
 from .rdb import RdbError
 
 # aof_state
@@ -792,23 +796,24 @@ class Aof:
         return self.persist_manifest(m)
 
     # -- startup -------------------------------------------------------------------------------
-    def load_data_from_disk(self) -> None:
+    def load_data_from_disk_steps(self):
         """Startup (redis main: aofLoadManifestFromDisk, loadDataFromDisk,
         aofOpenIfNeededOnServerStart, aofDelHistoryFiles): the AOF when ``appendonly`` is on
         -- it wins over dump.rdb, which is then not read at all, as in Redis -- else the RDB;
-        then the AOF is opened for appending. Raises DataLoadError (logged) on failure."""
+        then the AOF is opened for appending. Raises DataLoadError (logged) on failure.
+        A generator of loading steps (loading.py): the node answers while it runs."""
         node = self.node
         self.load_manifest()
         if node.config["appendonly"]:
             self.state = ON
             start = time.monotonic()
-            ret = self.load_files()
+            ret = yield from self.load_files_steps()
             if ret in (AOF_FAILED, AOF_OPEN_ERR):
                 raise DataLoadError("AOF loading failed")
             if ret != AOF_NOT_EXIST:
                 node.log.notice("DB loaded from append only file: %.3f seconds" % (time.monotonic() - start))
         else:
-            node.rdb.load_at_startup()
+            yield from node.rdb.load_steps()
         self.open_on_server_start()
         self.delete_history()
 
@@ -880,6 +885,10 @@ class Aof:
                              % (self.filename, self.node.config["appenddirname"]))
 
     def load_files(self) -> int:
+        """``load_files_steps`` run to the end on this thread (DEBUG LOADAOF)."""
+        return run_steps(self.load_files_steps())
+
+    def load_files_steps(self):
         """loadAppendOnlyFiles: the base, then every incr file, in manifest order."""
         node = self.node
         log = node.log
@@ -889,24 +898,31 @@ class Aof:
             return AOF_NOT_EXIST
         files = m.files()
         total = base_size = 0
+        sizes = []
         for info in files:
             try:
                 size = os.stat(self.path(info.name)).st_size
             except OSError as exc:
                 log.warning("Unable to obtain the AOF file %s length. stat: %s" % (info.name, exc.strerror))
                 return AOF_FAILED
+            sizes.append(size)
             total += size
             if info is m.base:
                 base_size = size
         if total == 0:
             return AOF_EMPTY
-        node.loading = True
+        progress = node.rdb.progress
+        progress.begin(node, total)
+        # Off while loading, as in Redis (INFO shows aof_enabled:0 meanwhile).
+        state, self.state = self.state, OFF
         ret = AOF_OK
+        offset = 0
         try:
             for i, info in enumerate(files):
                 last = i == len(files) - 1
                 start = time.monotonic()
-                ret = self.load_file(info.name)
+                ret = yield from self._load_file_steps(info.name, offset)
+                offset = progress.loaded_bytes = offset + sizes[i]
                 if ret == AOF_OK or (ret == AOF_TRUNCATED and last):
                     log.notice("DB loaded from %s file %s: %.3f seconds"
                                % ("base" if info is m.base else "incr", info.name, time.monotonic() - start))
@@ -918,20 +934,20 @@ class Aof:
                 if ret in (AOF_OPEN_ERR, AOF_FAILED):
                     return ret
         finally:
-            node.loading = False
+            self.state = state
+            progress.end(node)
         self.current_size = total
         self.base_size = base_size
         self.fsync_offset = total
         return ret
 
-    def load_file(self, name: str) -> int:
-        """loadSingleAppendOnlyFile."""
+    def _load_file_steps(self, name: str, offset: int):
+        """loadSingleAppendOnlyFile; ``offset``: the bytes of the files before this one."""
         node = self.node
         log = node.log
         path = self.path(name)
         try:
-            with open(path, "rb") as f:
-                buf = f.read()
+            buf = yield lambda: _read(path)
         except FileNotFoundError as exc:
             log.warning("The append log file %s doesn't exist: %s" % (name, exc.strerror))
             return AOF_NOT_EXIST
@@ -948,7 +964,9 @@ class Aof:
             try:
                 # rdbLoadRio with RDBFLAGS_AOF_PREAMBLE: keys whose time has passed are
                 # loaded too, since the commands that follow assume they exist.
-                result = node.rdb.parse(buf, drop_expired=False)
+                progress = node.rdb.progress.rdb_callback(offset, node.rdb)
+                result = yield lambda: node.rdb.parse(buf, drop_expired=False, progress=progress)
+                node.rdb.progress.note_aux(result)
                 node.rdb.install(result)
                 pos = result.end
             except (RdbError, ValueError) as exc:
@@ -963,7 +981,7 @@ class Aof:
                        % (result.keys_loaded, result.keys_expired))
             if old_style:
                 log.notice("Reading the remaining AOF tail...")
-        return self._replay(name, path, buf, pos)
+        return (yield from self._replay(name, path, buf, pos, offset))
 
     def _report_rdb(self, exc: Exception) -> None:
         """The lines rdbLoadRio logs for a bad RDB part."""
@@ -973,19 +991,21 @@ class Aof:
         else:
             self.node.log.warning(str(exc))
 
-    def _replay(self, name: str, path: str, buf: bytes, pos: int) -> int:
+    def _replay(self, name: str, path: str, buf: bytes, pos: int, offset: int = 0):
         """Run the RESP commands of ``buf`` from ``pos``; handle a truncated tail.
 
         The fast path parses with hiredis and needs no offsets. Whenever it cannot go on (an
         annotation, anything but a non-empty array of bulk strings, a truncated tail, an open
         MULTI at the end), the exact reader takes over: it walks the commands already run
-        without running them again (to learn the offsets truncation needs), then goes on."""
+        without running them again (to learn the offsets truncation needs), then goes on.
+        Yields every REPLAY_SLICE commands or so (loading steps, loading.py)."""
         node = self.node
         log = node.log
+        progress = node.rdb.progress
         runner = _Replayer(node)
         done = 0
         try:
-            done, clean = _replay_fast(buf, pos, runner)
+            done, clean = yield from _replay_fast(buf, pos, runner, progress, offset)
             if clean and not runner.in_multi:
                 return AOF_OK
             walker = _Replayer(node, dry=True)
@@ -996,6 +1016,9 @@ class Aof:
                     if (walker if i < done else runner).run(argv):
                         valid_before_multi = valid_up_to
                     valid_up_to = end
+                    if not i % REPLAY_SLICE and i >= done:
+                        progress.loaded_bytes = offset + end
+                        yield
             except StreamTruncated:
                 truncated = True
         except StreamFormatError:
@@ -1349,7 +1372,7 @@ class Aof:
 
     # -- turning it on and off (CONFIG SET appendonly) -----------------------------------------
     def _on_appendonly(self, value: bool) -> None:
-        if self.node.loop is None:  # startup configuration: load_data_from_disk decides
+        if self.node.loop is None:  # startup configuration: load_data_from_disk_steps decides
             return
         if value and self.state == OFF:
             if not self.start():
@@ -1497,7 +1520,8 @@ class Aof:
         ]
 
     def info_size_fields(self) -> list[tuple[str, object]]:
-        if self.state == OFF:
+        # server.aof_enabled (the appendonly setting), not the state: loading turns that off.
+        if not self.node.config["appendonly"]:
             return []
         return [
             ("aof_current_size", self.current_size),
@@ -1587,10 +1611,11 @@ _FAST_CHUNK = 1 << 16
 _PROBE = b"*1\r\n$1\r\nx\r\n"
 
 
-def _replay_fast(buf: bytes, pos: int, runner: _Replayer) -> tuple[int, bool]:
+def _replay_fast(buf: bytes, pos: int, runner: _Replayer, progress, offset: int):
     """Run the commands of ``buf[pos:]`` as parsed by hiredis, for as long as each is what
     the exact reader would read too (a non-empty array of bulk strings). Returns how many ran
-    and whether that was all of the data, cleanly."""
+    and whether that was all of the data, cleanly. A generator of loading steps: yields
+    after every REPLAY_SLICE commands or so, ``offset`` + position going to ``progress``."""
     import hiredis
 
     reader = hiredis.Reader()
@@ -1598,6 +1623,7 @@ def _replay_fast(buf: bytes, pos: int, runner: _Replayer) -> tuple[int, bool]:
     n = len(buf)
     run = runner.run
     count = 0
+    pause = REPLAY_SLICE
     try:
         while pos < n:
             reader.feed(data[pos : pos + _FAST_CHUNK])
@@ -1613,6 +1639,10 @@ def _replay_fast(buf: bytes, pos: int, runner: _Replayer) -> tuple[int, bool]:
                         return count, False
                 run(argv)
                 count += 1
+            if count >= pause:
+                pause = count + REPLAY_SLICE
+                progress.loaded_bytes = offset + min(pos, n)
+                yield
         # Did the data end on a command boundary? hiredis keeps a half-read reply to itself:
         # a probe command comes back alone only if nothing was pending.
         reader.feed(_PROBE)
@@ -1622,6 +1652,11 @@ def _replay_fast(buf: bytes, pos: int, runner: _Replayer) -> tuple[int, bool]:
 
 
 # -- small helpers --------------------------------------------------------------------------------
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def rewrite_value(key: bytes, value) -> bytes:

@@ -810,18 +810,24 @@ def module_type_name(module_id: int) -> str:
     return "".join(reversed(name))
 
 
+#: Keys between two calls of load()'s ``progress`` callback.
+PROGRESS_KEYS = 1024
+
+
 def load(buf: bytes, limits: LoadLimits, *, dbnum: int, now_ms: int, clock: AccessClock,
          drop_expired: bool = True, verify_checksum: bool = True, key_delay_us: int = 0,
-         log=None) -> LoadResult:
+         log=None, progress=None) -> LoadResult:
     """Parse a whole RDB file (rdbLoadRioWithLoadingCtx). ``drop_expired``: a master
     loading from disk drops keys whose time has passed (counted in ``keys_expired``).
-    ``log(level, message)`` receives the lines Redis logs while loading.
+    ``log(level, message)`` receives the lines Redis logs while loading; ``progress(pos,
+    result)`` is called every PROGRESS_KEYS keys (startup loading: INFO's loading_* fields;
+    it may raise to abandon the load).
     Raises an RdbError subclass on anything but a complete, valid file."""
     version = check_header(buf)
     result = LoadResult(version)
     r = Reader(buf, limits, 9)
     try:
-        _load_records(r, result, dbnum, now_ms, clock, drop_expired, key_delay_us, log)
+        _load_records(r, result, dbnum, now_ms, clock, drop_expired, key_delay_us, log, progress)
         eof = r.pos  # just past the EOF opcode
         stored = int.from_bytes(r.take(8), "little") if version >= 5 else 0
     except (IndexError, struct.error):
@@ -845,7 +851,7 @@ def load(buf: bytes, limits: LoadLimits, *, dbnum: int, now_ms: int, clock: Acce
 
 
 def _load_records(r: Reader, result: LoadResult, dbnum: int, now_ms: int, clock: AccessClock,
-                  drop_expired: bool, key_delay_us: int, log) -> None:
+                  drop_expired: bool, key_delay_us: int, log, progress=None) -> None:
     """The record loop. The common records (a short string key with a short string value,
     an expiry) are read inline from ``buf`` at ``pos``; everything else goes through the
     Reader, with ``r.pos`` synchronised around the call. A slice that runs past the end of
@@ -897,6 +903,8 @@ def _load_records(r: Reader, result: LoadResult, dbnum: int, now_ms: int, clock:
                 if idle >= 0 or freq >= 0:
                     access[key] = clock.field(idle, freq)
                 result.keys_loaded += 1
+                if progress is not None and not result.keys_loaded % PROGRESS_KEYS:
+                    progress(pos, result)
             if key_delay_us:
                 _delay(key_delay_us)
             expiretime = idle = freq = -1

@@ -17,9 +17,12 @@ server.c serverCron/checkChildrenDone) and does the work around the format code 
   non-blocking ``waitpid``, records the outcome, runs the waiters (SYNC requests), and when
   no child runs checks the ``save`` points and a scheduled BGSAVE. A child killed with
   SIGUSR1 (SHUTDOWN, FLUSHALL) is not an error, as in Redis.
-* ``load_at_startup()`` / ``reload()``: read the file, parse it completely, then install
+* ``load_steps()`` / ``reload()``: read the file, parse it completely, then install
   the databases in one step; any error leaves the dataset as it was and is logged with
   Redis's lines. At startup the caller turns ``DataLoadError`` into exit status 1.
+  ``load_steps()`` is the startup load as loading steps (loading.py): the node drives it
+  with the read and parse on a worker thread, answering -LOADING meanwhile; ``progress``
+  holds INFO's loading_* fields.
 
 The change counter: ``node.dirty`` only grows (the dispatcher compares it around each
 command), so "changes since the last save" is ``node.dirty - dirty_at_last_save``.
@@ -38,6 +41,7 @@ import time
 
 from ..forking import before_fork, detach_child
 from . import DataLoadError
+from .loading import Progress
 from .rdb import (
     AccessClock,
     LoadLimits,
@@ -76,6 +80,8 @@ class Snapshots:
         self.bgsave_scheduled = False
         self.keys_loaded = 0
         self.keys_expired = 0
+        #: The load in progress at startup (INFO's loading_* fields).
+        self.progress = Progress()
         #: FUNCTION payloads of the last loaded file, while no scripting layer took them.
         self.loaded_functions: list[bytes] = []
         #: Called with (ok, path) when a BGSAVE started after they asked ends (SYNC):
@@ -365,25 +371,14 @@ class Snapshots:
         return self.save()
 
     def shutdown_on_signal(self, signame: str) -> bool:
-        """prepareForShutdown for SIGTERM/SIGINT with ``shutdown-on-sigterm`` /
-        ``shutdown-on-sigint`` flags: save when asked to or when save points exist (unless
-        ``nosave``). False when the save failed, or the initial AOF is still being written,
-        and ``force`` is not set: the server then keeps running, as Redis does."""
-        node = self.node
-        flags = set(node.config["shutdown-on-%s" % signame.lower()].split())
-        if node.aof.refuses_shutdown("force" in flags):  # the initial AOF is being written
-            return False
-        if "save" in flags or (node.config["save"] and "nosave" not in flags):
-            try:
-                saved = self.save_for_shutdown()
-            except Exception as exc:  # a bug here must not make the server unstoppable
-                node.log.warning("Error saving the DB before shutdown: %r" % exc)
-                saved = False
-            if not saved and "force" not in flags:
-                node.log.warning("Error trying to save the DB, can't exit.")
-                node.log.warning("Errors trying to shut down the server. Check the logs for more information.")
-                return False
-        return True
+        """SIGTERM/SIGINT with the ``shutdown-on-sigterm`` / ``shutdown-on-sigint`` flags,
+        through the node's shutdown sequence (server/shutdown.py). True when the node is
+        stopping; False while it waits for replicas, or when the final save failed (or the
+        initial AOF is still being written) without ``force``: the server keeps running."""
+        from ..shutdown import EXITING
+
+        flags = self.node.config["shutdown-on-%s" % signame.lower()].split()
+        return self.node.shutdown_seq.request(flags) == EXITING
 
     # -- MISCONF -------------------------------------------------------------------------
     def update_write_gate(self) -> None:
@@ -394,8 +389,9 @@ class Snapshots:
             self.node.recompute_gates()
 
     # -- loading -------------------------------------------------------------------------
-    def parse(self, buf: bytes, *, drop_expired: bool = True, log: bool = True) -> LoadResult:
-        """Parse a whole file with the node's settings (raises RdbError)."""
+    def parse(self, buf: bytes, *, drop_expired: bool = True, log: bool = True, progress=None) -> LoadResult:
+        """Parse a whole file with the node's settings (raises RdbError). ``progress``: see
+        rdb.load (Progress.rdb_callback)."""
         node = self.node
         config = node.config
         node.clock.update()
@@ -410,6 +406,7 @@ class Snapshots:
             verify_checksum=config["rdbchecksum"],
             key_delay_us=config["key-load-delay"],
             log=self._log_line if log else None,
+            progress=progress,
         )
 
     def _log_line(self, level: str, message: str) -> None:
@@ -476,25 +473,35 @@ class Snapshots:
         log("Internal error in RDB reading offset %d, function at rdb.py -> %s" % (offset, exc))
         log("Terminating server after rdb file reading failure.")
 
-    def read_and_parse(self, path: str) -> LoadResult:
+    def read_and_parse(self, path: str, progress=None) -> LoadResult:
         """Read and parse ``path``; RdbError (logged) if it is not loadable."""
         with open(path, "rb") as f:
             buf = f.read()
         try:
-            return self.parse(buf)
+            return self.parse(buf, progress=progress)
         except RdbError as exc:
             self._report(exc, getattr(exc, "offset", 0))
             raise
 
-    def load_at_startup(self) -> None:
+    def load_steps(self):
         """loadDataFromDisk for the RDB: a missing file is an empty dataset; anything else
-        that prevents loading raises DataLoadError after logging why."""
+        that prevents loading raises DataLoadError after logging why. A generator of loading
+        steps (loading.py): one, reading and parsing the file."""
         node = self.node
         start = time.monotonic()
-        node.loading = True
+        path = self.path
         try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return  # an empty dataset, and no loading state at all
+        except OSError:
+            size = 0  # open() below says why
+        progress = self.progress
+        progress.begin(node, size)
+        try:
+            callback = progress.rdb_callback(0, self)
             try:
-                result = self.read_and_parse(self.path)
+                result = yield lambda: self.read_and_parse(path, callback)
             except FileNotFoundError:
                 return
             except OSError as exc:
@@ -508,7 +515,7 @@ class Snapshots:
                 node.log.warning("Fatal error loading the DB: %s. Exiting." % exc)
                 raise DataLoadError(str(exc)) from None
         finally:
-            node.loading = False
+            progress.end(node)
         self._log_done(result)
         node.log.notice("DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
 
