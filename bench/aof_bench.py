@@ -16,7 +16,7 @@ then report the median over ``--repeats`` of each figure, Redis and Vermilion si
 and the ratio. The AOF directory lives under ``--dir`` (default: a temporary directory on the
 same disk as the system's temp dir), so the fsync cost is that disk's.
 
-Self-contained on purpose (only the standard library and redis-py). Numbers go to stdout as a
+It needs only the standard library, redis-py and ``bench/servers.py``'s ``free_port``. Numbers go to stdout as a
 table and, with ``--json PATH``, as a JSON document.
 """
 
@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,17 +37,13 @@ from pathlib import Path
 
 import redis
 
+from .servers import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 TASKSET = shutil.which("taskset")
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pinning() -> tuple[list[str], list[str]]:

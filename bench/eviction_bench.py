@@ -6,8 +6,8 @@ the same ``maxmemory-policy``, with budgets that hold the same number of keys.
     .venv/bin/python -m bench.eviction_bench --policies allkeys-lfu --workloads hotcold
     .venv/bin/python -m bench.eviction_bench --json out.json
 
-Self-contained (servers, calibration, load generators, report); see bench/README.md,
-"Eviction hit ratios", for what the numbers mean.
+One module (servers, calibration, load generators, report; free ports from
+``bench/servers.py``); see bench/README.md, "Eviction hit ratios", for what the numbers mean.
 
 Calibration by key count. ``maxmemory`` is bytes, and a key costs a few times more in
 Python than in Redis, so equal byte budgets would compare caches of different sizes. Each
@@ -41,7 +41,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,8 @@ import time
 from contextlib import contextmanager
 
 import redis
+
+from .servers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
@@ -63,12 +64,6 @@ LRU_ALPHA = 6.2
 
 
 # -- servers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -15,8 +15,8 @@ For each server (``redis-server`` 7.0 and ``python -m server``), in a fresh dire
 4. cross-load: Vermilion started on Redis's file (and Redis on Vermilion's), checking that
    every key arrived.
 
-Self-contained on purpose (only the standard library and redis-py): it runs next to the
-``python -m bench`` harness without depending on it. Numbers go to stdout as a table and,
+It needs only the standard library, redis-py and the port and shutdown helpers of
+``bench/servers.py``, not the ``python -m bench`` harness. Numbers go to stdout as a table and,
 with ``--json PATH``, as a JSON document. Nothing is pinned to a core; run it on a quiet
 machine.
 """
@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,15 +37,11 @@ from pathlib import Path
 
 import redis
 
+from .servers import free_port, shutdown_nosave
+
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 LOADED = re.compile(r"DB loaded from disk: ([\d.]+) seconds")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -88,19 +83,8 @@ class Server:
         return float(m.group(1)) if m else None
 
     def stop(self) -> None:
-        # A raw SHUTDOWN: redis-py would retry against the server that just went away.
         self.client.close()
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-                s.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
-                s.recv(64)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        shutdown_nosave(self.port, self.proc)
 
 
 def timed(fn) -> float:

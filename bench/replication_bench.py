@@ -18,8 +18,9 @@ directory (``--save "" --repl-diskless-sync-delay 0``, DEBUG enabled):
    Reported: the benchmark's ops/s, the median and maximum lag, and how long the replica
    takes to catch up once the load stops.
 
-Self-contained (the standard library, redis-py and the Redis binaries). Results go to stdout
-as a table and, with ``--json PATH``, as JSON. Nothing is pinned; run it on a quiet machine.
+It needs the standard library, redis-py, the Redis binaries and ``bench/servers.py``'s port
+and shutdown helpers. Results go to stdout as a table and, with ``--json PATH``, as JSON.
+Nothing is pinned; run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,16 +40,12 @@ from pathlib import Path
 
 import redis
 
+from .servers import free_port, shutdown_nosave
+
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 _RPS = re.compile(r'"SET","([\d.]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -87,17 +83,7 @@ class Server:
 
     def stop(self) -> None:
         self.client.close()
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-                s.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
-                s.recv(64)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        shutdown_nosave(self.port, self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

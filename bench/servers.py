@@ -70,6 +70,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def shutdown_nosave(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Stop a server with a raw SHUTDOWN NOSAVE (redis-py would retry against the server
+    that just went away), killing it if it has not exited within ``timeout`` seconds."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+            s.recv(64)
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _common_args(port: int, workdir: str) -> list[str]:
     return [
         "--port", str(port),

@@ -40,6 +40,7 @@ from .args import LLONG_MAX, LLONG_MIN, parse_int, to_int
 from .sets import COUNT_RANGE, scan_collection
 from .spec import command
 from .strings import copt
+from .typed import typed_lookups
 
 LONG_MAX = LLONG_MAX
 
@@ -57,12 +58,8 @@ _SUB_STRATEGY_MUL = 3
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _read(c, key: bytes):
-    """lookupKeyRead + checkType: the hash or None."""
-    h = c.db.get(key)
-    if h is not None and h.__class__ is not RHash:
-        raise CommandError(E.WRONGTYPE)
-    return h
+#: lookupKeyRead + checkType: the hash or None.
+_read = typed_lookups(RHash)[0]
 
 
 def _write_or_create(c, key: bytes) -> RHash:

@@ -35,6 +35,7 @@ from ..errors import CommandError
 from .args import LLONG_MIN, parse_int, to_int
 from .connection import subcommand_syntax_error
 from .spec import command
+from .typed import typed_lookups
 
 #: getPositiveLongFromObjectOrReply's message: for non-integers too.
 _NOT_POSITIVE = E.OUT_OF_RANGE_POSITIVE
@@ -80,20 +81,8 @@ def _at_least_one(arg: bytes, message: str) -> int:
     return v
 
 
-def _read(c, key: bytes):
-    """lookupKeyRead + checkType: the list or None."""
-    value = c.db.get(key)
-    if value is not None and value.__class__ is not RList:
-        raise CommandError(E.WRONGTYPE)
-    return value
-
-
-def _write(db, key: bytes):
-    """lookupKeyWrite + checkType: the list or None."""
-    value = db.get_for_write(key)
-    if value is not None and value.__class__ is not RList:
-        raise CommandError(E.WRONGTYPE)
-    return value
+#: lookupKeyRead / lookupKeyWrite + checkType: the list or None.
+_read, _write = typed_lookups(RList)
 
 
 def _notify(node, db, key: bytes, event: str, cls: str = "l") -> None:

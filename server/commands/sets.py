@@ -40,6 +40,7 @@ from .args import LLONG_MAX, parse_int, to_int
 from .keys import parse_cursor
 from .spec import command
 from .strings import copt, set_key
+from .typed import typed_lookups
 
 LONG_MAX = LLONG_MAX
 #: getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) without a message of its own.
@@ -59,20 +60,8 @@ _EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _read(c, key: bytes):
-    """lookupKeyRead + checkType: the set or None."""
-    s = c.db.get(key)
-    if s is not None and s.__class__ is not RSet:
-        raise CommandError(E.WRONGTYPE)
-    return s
-
-
-def _write(db, key: bytes):
-    """lookupKeyWrite + checkType: the set or None."""
-    s = db.get_for_write(key)
-    if s is not None and s.__class__ is not RSet:
-        raise CommandError(E.WRONGTYPE)
-    return s
+#: lookupKeyRead / lookupKeyWrite + checkType: the set or None.
+_read, _write = typed_lookups(RSet)
 
 
 def _notify(c, key: bytes, event: str, cls: str = "s") -> None:

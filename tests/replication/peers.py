@@ -133,6 +133,18 @@ class FakeReplica(Peer):
         for _ in range(1 + (ip is not None) + bool(capa)):
             assert self.line() == b"+OK"
 
+    @classmethod
+    def online(cls, port: int) -> "FakeReplica":
+        """A replica of the server at ``port`` through a full sync, which has acknowledged
+        offset 0 (the master counts it as online and good)."""
+        rep = cls(port)
+        rep.handshake()
+        rep.psync_reply()
+        rep.payload()
+        time.sleep(0.2)
+        rep.ack(0)
+        return rep
+
     def psync_reply(self, replid="?", offset=-1) -> bytes:
         """Send PSYNC and return its reply line, skipping (and counting) keepalives."""
         self.command("PSYNC", replid, str(offset))

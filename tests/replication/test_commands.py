@@ -45,12 +45,7 @@ def test_min_replicas_to_write_refuses_writes_without_enough_good_replicas():
             p.execute()
         except redis.ResponseError as e:
             out.append(str(e))
-        rep = FakeReplica(port)
-        rep.handshake()
-        rep.psync_reply()
-        rep.payload()
-        time.sleep(0.2)
-        rep.ack(0)
+        rep = FakeReplica.online(port)
         wait_for(lambda: r.info("replication").get("min_slaves_good_slaves") == 1, what="a good replica")
         out.append(_try(r, "SET", "a", "2"))
         r.config_set("min-replicas-to-write", 0)
@@ -223,12 +218,7 @@ def test_info_replication_fields_come_in_redis_order_in_every_state():
 def test_configuring_min_replicas_counts_the_good_replicas_at_once():
     def scenario(port):
         r = redis.Redis(port=port)
-        rep = FakeReplica(port)
-        rep.handshake()
-        rep.psync_reply()
-        rep.payload()
-        time.sleep(0.2)
-        rep.ack(0)
+        rep = FakeReplica.online(port)
         time.sleep(0.1)
         out = []
         for name, value in (("min-replicas-to-write", 1), ("min-replicas-to-write", 2), ("min-replicas-max-lag", 0)):
@@ -248,12 +238,7 @@ def test_a_replica_that_stops_acknowledging_stops_counting_after_the_max_lag():
 
     def scenario(port):
         r = redis.Redis(port=port)
-        rep = FakeReplica(port)
-        rep.handshake()
-        rep.psync_reply()
-        rep.payload()
-        time.sleep(0.2)
-        rep.ack(0)
+        rep = FakeReplica.online(port)
         time.sleep(0.1)
         r.config_set("min-replicas-max-lag", 1)
         r.config_set("min-replicas-to-write", 1)

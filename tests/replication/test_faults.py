@@ -121,12 +121,7 @@ def test_a_backlog_overrun_forces_a_full_resync(kind):
 def test_a_replica_that_stops_reading_is_cut_off_by_its_output_limit(kind):
     with server(kind, client_output_buffer_limit="replica 2mb 1mb 1", repl_diskless_sync_delay=0) as port:
         m = redis.Redis(port=port)
-        rep = FakeReplica(port)
-        rep.handshake()
-        rep.psync_reply()
-        rep.payload()
-        time.sleep(0.2)
-        rep.ack(0)
+        rep = FakeReplica.online(port)
         rep.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
         value = b"x" * 100_000
         for _ in range(100):  # 10 MB, much more than the socket buffers hold
