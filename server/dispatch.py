@@ -183,65 +183,45 @@ def build_run_batch(node):
         run = _CLOSED  # the spec of the open run: reqs[first:done]
         first = arity = 0
         handler = None
+        batchable = False
         t0 = _perf()
         for argv in reqs:
             spec = lookup_get(argv[0])
-            if spec is run:
-                # The open run goes on. Its command is batchable, and batchable commands do not
-                # change what gates the client, so only this request's arity is left to check.
-                n = len(argv)
-                if (n == arity) if arity > 0 else (n >= -arity):
-                    done += 1
-                    try:
-                        append(handler(c, argv))
-                    except CommandError as exc:
-                        append(exc.reply)
-                        spec.failed_calls += 1
-                        count_error(node, exc.reply)
-                    if not blocking.ready and not c.interrupt:
-                        continue
+            n = len(argv)
+            # A request that continues the open run only needs its arity checked: the run's
+            # command is batchable, and batchable commands do not change what gates the client.
+            if spec is not run or not ((n == arity) if arity > 0 else (n >= -arity)):
+                if run is not _CLOSED:
                     t1 = _perf()
-                    close_run(c, spec, reqs, first, done - first, t1 - t0)
-                    run = _CLOSED
-                    if blocking.ready:
-                        blocking.serve_ready()
-                        t1 = _perf()
+                    close_run(c, run, reqs, first, done - first, t1 - t0)
                     t0 = t1
+                    run = _CLOSED
+                if spec is None or c.gated or not (
+                    (n == spec.dispatch_arity) if spec.dispatch_arity > 0 else (n >= -spec.dispatch_arity)
+                ):
+                    done += 1
+                    append(call(c, argv))
                     if c.interrupt:
                         return done
+                    t0 = _perf()
                     continue
-            if run is not _CLOSED:
-                t1 = _perf()
-                close_run(c, run, reqs, first, done - first, t1 - t0)
-                t0 = t1
-                run = _CLOSED
-            if spec is None or c.gated:
-                inline = False
-            else:
-                n = len(argv)
-                a = spec.dispatch_arity
-                inline = (n == a) if a > 0 else (n >= -a)
-            done += 1
-            if not inline:
-                append(call(c, argv))
-                if c.interrupt:
-                    return done
-                t0 = _perf()
-                continue
-            try:
-                append(spec.handler(c, argv))
-            except CommandError as exc:
-                append(exc.reply)
-                spec.failed_calls += 1
-                count_error(node, exc.reply)
-            if spec.batchable and not blocking.ready and not c.interrupt:
-                run = spec  # a run opens
-                first = done - 1
+                run = spec  # a run opens (of one call, unless the command is batchable)
+                first = done
                 arity = spec.dispatch_arity
                 handler = spec.handler
+                batchable = spec.batchable
+            done += 1
+            try:
+                append(handler(c, argv))
+            except CommandError as exc:
+                append(exc.reply)
+                run.failed_calls += 1
+                count_error(node, exc.reply)
+            if batchable and not blocking.ready and not c.interrupt:
                 continue
             t1 = _perf()
-            close_run(c, spec, reqs, done - 1, 1, t1 - t0)
+            close_run(c, run, reqs, first, done - first, t1 - t0)
+            run = _CLOSED
             if blocking.ready:
                 blocking.serve_ready()
                 t1 = _perf()
