@@ -203,6 +203,13 @@ def test_asyncio_pubsub(shared_node, protocol):
         assert got == [("message", b"hello"), ("pmessage", b"hello")]
         await p.unsubscribe()
         await p.punsubscribe()
+        # The confirmations arrive on the subscriber's connection; NUMSUB goes on another one,
+        # so wait for them before asking.
+        kinds = set()
+        while kinds != {"unsubscribe", "punsubscribe"}:
+            m = await p.get_message(timeout=5)
+            assert m is not None
+            kinds.add(m["type"])
         await p.aclose()
         assert await pub.pubsub_numsub("async-chan") == [(b"async-chan", 0)]
         await r.aclose()
