@@ -20,8 +20,8 @@ exactly the same language and the same errors:
     screened first and anything hiredis would read differently from Redis goes to the
     reference reader instead:
 
-    * a line starting with a RESP type hiredis would return as a string or as a list
-      (``+ ( = | ~ >``): Redis reads those bytes as an inline command or refuses them;
+    * a line starting with a RESP type hiredis would return as a string, a list or a dict
+      (``+ ( = | ~ > %``): Redis reads those bytes as an inline command or refuses them;
     * an array count with more digits than the chunk has bytes: hiredis allocates the whole
       array when it reads the header (``*2147483647`` costs seconds, ``>`` and ``|`` counts
       gigabytes), while Redis waits for the elements without allocating;
@@ -397,8 +397,8 @@ _PROBE = b"*0\r\n"
 #: length such a count cannot be complete, and hiredis would allocate it up front.
 _LONG_COUNT = [re.compile(rb"\*[0-9]{%d}" % (k + 1)) for k in range(21)]
 #: ``_LINE_SCREEN[k]`` finds, after a newline, a line hiredis would read as something other
-#: than a request (``+ ( = | ~ >``) or a long array count as above.
-_LINE_SCREEN = [re.compile(rb"\n(?:[+(=|~>]|\*[0-9]{%d})" % (k + 1)) for k in range(21)]
+#: than a request (``+ ( = | ~ > %``) or a long array count as above.
+_LINE_SCREEN = [re.compile(rb"\n(?:[+(=|~>%%]|\*[0-9]{%d})" % (k + 1)) for k in range(21)]
 
 
 #: What hiredis returns when it needs more bytes. Not its default ``False``: a RESP3
@@ -473,8 +473,8 @@ class RequestReader:
         if n < 4 or data[0] != 42 or data[-1] != 10 or data[-2] != 13 or n > self._py.max_bulk_len:
             return self._feed_slow(data, 0)
         k = len(str(n))
-        if 43 in data or 40 in data or 61 in data or 124 in data or 126 in data or 62 in data:
-            # + ( = | ~ > somewhere: look at every line start (the first line is a '*' one).
+        if 43 in data or 40 in data or 61 in data or 124 in data or 126 in data or 62 in data or 37 in data:
+            # + ( = | ~ > % somewhere: look at every line start (the first line is a '*' one).
             suspect = _LINE_SCREEN[k].search(data) is not None or _LONG_COUNT[k].match(data) is not None
         else:
             suspect = _LONG_COUNT[k].search(data) is not None
@@ -482,17 +482,14 @@ class RequestReader:
             return self._feed_slow(data, 0)
         hi = self._hi
         hi.feed(data)
-        out = []
         try:
-            req = hi.gets()
-            while req is not _NEED_MORE:
-                if req.__class__ is not list:
-                    raise ValueError
-                if req:  # "*0" is a request with no command
-                    out.append(req)
-                req = hi.gets()
+            out = list(iter(hi.gets, _NEED_MORE))
             hi.feed(_PROBE)
-            if hi.gets() != []:
+            # At a request boundary, with no empty request ("*0", or a top-level "$0" bulk,
+            # which Redis reads as inline), and every request a list of bytes: anything else
+            # at the top (bytes, integer, error, null) or inside (nested, null...) fails the
+            # join. A top-level map would pass it, so the screens send "%" lines away.
+            if hi.gets() != [] or not all(out):
                 raise ValueError
             b"".join(chain.from_iterable(out))
         except Exception:

@@ -179,7 +179,8 @@ def test_protocol_error_reply_bytes():
     "tail",
     [b"~1\r\n$4\r\nPING\r\n", b">1\r\n$4\r\nPING\r\n", b"%1\r\n$4\r\nPING\r\n$1\r\na\r\n",
      b"+PING\r\n", b"(1\r\n", b"=8\r\ntxt:PING\r\n", b"|1\r\n$1\r\na\r\n$1\r\nb\r\n",
-     b":1\r\n", b"_\r\n", b"#t\r\n", b",1.5\r\n", b"-ERR x\r\n", b"!1\r\nx\r\n", b"$4\r\nPING\r\n"],
+     b":1\r\n", b"_\r\n", b"#t\r\n", b",1.5\r\n", b"-ERR x\r\n", b"!1\r\nx\r\n", b"$4\r\nPING\r\n",
+     b"$0\r\n\r\n", b"%0\r\n"],
 )
 def test_other_resp_types_at_a_request_start_are_inline_lines(tail):
     # hiredis would read most of these as values (a RESP3 set even as a request).
