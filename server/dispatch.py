@@ -37,6 +37,7 @@ After each top-level command (and only there: EXEC and scripts run their command
 from __future__ import annotations
 
 import time
+from itertools import islice
 
 from protocol.encoder import QUEUED
 
@@ -163,6 +164,11 @@ def build_run_batch(node):
     run's mean, logging every call when the mean passes the threshold. Batchable means
     cheap and not looking at the statistics themselves (``Spec.batchable``: fast or plain
     writes; not INFO, SLOWLOG, scripts, blocking or admin commands, which are timed alone).
+
+    Run handlers. When a run opens on a command with a run handler (GET, SET) and the next
+    request has the same name, the handler serves as much of the run as it can in one call
+    (``CommandSpec.run``); the loop skips what it served and carries on from the request it
+    left, which continues the same run on the ordinary path.
     """
     lookup_get = node.commands.lookup.get
     blocking = node.blocking
@@ -179,13 +185,15 @@ def build_run_batch(node):
 
     def run_batch(c, reqs: list, out: list) -> int:
         append = out.append
+        last = len(reqs) - 1
         done = 0
         run = _CLOSED  # the spec of the open run: reqs[first:done]
         first = arity = 0
         handler = None
         batchable = False
         t0 = _perf()
-        for argv in reqs:
+        it = iter(reqs)
+        for argv in it:
             spec = lookup_get(argv[0])
             n = len(argv)
             # A request that continues the open run only needs its arity checked: the run's
@@ -210,6 +218,13 @@ def build_run_batch(node):
                 arity = spec.dispatch_arity
                 handler = spec.handler
                 batchable = spec.batchable
+                if spec.run is not None and done < last and reqs[done + 1][0] == argv[0]:
+                    served = spec.run(c, reqs, done, out) - done  # see CommandSpec.run
+                    if served:
+                        done += served
+                        if served > 1:
+                            next(islice(it, served - 1, served - 1), None)  # skip what it served
+                        continue
             done += 1
             try:
                 append(handler(c, argv))

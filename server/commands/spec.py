@@ -17,6 +17,15 @@ the two into ``CommandSpec`` objects, and those drive:
 A handler has the signature ``handler(client, argv) -> bytes``: it gets the connection (for
 its database, protocol version and node) and the raw arguments, and returns the encoded
 reply; it raises ``CommandError`` for an error reply.
+
+The hottest commands may also have a *run handler*, ``run(client, requests, i, out) -> j``
+(``@command("get", run=get_run)``): the connection's hot loop hands it a pipeline at a
+request ``i`` of the command that the dispatcher has admitted, and it serves ``requests[i:j]``
+-- appending their replies to ``out`` -- for as long as they are the same command in the
+common form it knows, with the effects the handler would have had. It stops, without
+serving it, at the first request that needs more (an option, a TTL, another type, a
+notification to fire...), which then takes the ordinary path. A pipeline is mostly runs of
+one command, and a run handler serves one with the lookups hoisted out of the loop.
 """
 
 from __future__ import annotations
@@ -33,8 +42,9 @@ REGISTRY: dict[str, tuple[Handler, dict]] = {}
 def command(name: str, **meta) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the implementation of Redis command ``name``.
 
-    ``meta`` may supply ``info``/``docs`` for a command Redis 7.0 does not have, and
-    ``getkeys`` for a key extractor the key specifications cannot express.
+    ``meta`` may supply ``info``/``docs`` for a command Redis 7.0 does not have,
+    ``getkeys`` for a key extractor the key specifications cannot express, and ``run`` for
+    a run handler.
     """
 
     def register(handler: Handler) -> Handler:
@@ -67,6 +77,7 @@ class CommandSpec:
         "name",
         "fullname",
         "handler",
+        "run",
         "arity",
         "flags",
         "first_key",
@@ -106,10 +117,13 @@ class CommandSpec:
         "failed_calls",
     )
 
-    def __init__(self, fullname: str, handler: Handler | None, info: list, docs, getkeys=None):
+    def __init__(
+        self, fullname: str, handler: Handler | None, info: list, docs, getkeys=None, run=None
+    ):
         self.fullname = fullname
         self.name = fullname.rsplit("|", 1)[-1]
         self.handler = handler
+        self.run = run  # the run handler, for the few commands that have one
         self.info = info
         self.docs = docs
         self.arity = info[1]
@@ -142,6 +156,8 @@ class CommandSpec:
         self.batchable = (self.fast or (self.write and not self.admin)) and not (
             self.noscript or self.blocking or "loading" in f
         )
+        if run is not None and not self.batchable:
+            raise ValueError(f"{fullname}: only a batchable command can have a run handler")
         self.no_auth = "no_auth" in f
         self.may_replicate = "may_replicate" in f
         self.no_multi = "no_multi" in f

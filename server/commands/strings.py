@@ -27,6 +27,8 @@ What is easy to get wrong, and how it is handled here:
 
 from __future__ import annotations
 
+from itertools import islice
+
 from protocol import encoder as enc
 from protocol.encoder import BULK_HEADERS as _BULK_HEADERS
 from protocol.encoder import EMPTY_BULK, OK, ONE, ZERO
@@ -34,6 +36,7 @@ from protocol.encoder import EMPTY_BULK, OK, ONE, ZERO
 from .. import errors as E
 from ..datatypes import longdouble
 from ..errors import CommandError
+from ..keyspace import Database
 from .args import LLONG_MAX, LLONG_MIN, parse_int, to_int
 from .spec import command
 
@@ -117,7 +120,55 @@ def _get_reply(c, key: bytes) -> bytes:
 # -- GET / SET -----------------------------------------------------------------------------
 
 
-@command("get")
+def get_run(c, reqs: list, i: int, out: list) -> int:
+    """GET's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they are GETs
+    of keys that hold ``bytes`` or are missing, and returns the index of the first request
+    it left. It is GET's own path with ``Database.get`` inlined and the lookups hoisted out
+    of the loop: anything else -- a key past its TTL, another type, a bytearray, keyspace
+    notifications, an LFU database -- stops the run, and ``get`` serves it.
+    """
+    db = c.db
+    if db.__class__ is not Database or not db.touch or db.node.notify_flags:
+        return i
+    data = db.data
+    expires = db.expires
+    lru = db.lru
+    now_lru = db.clock.lru
+    now_ms = db.clock.ms
+    null = c.proto.null
+    name = reqs[i][0]
+    append = out.append
+    j = i
+    misses = 0
+    for argv in islice(reqs, i, None):
+        if len(argv) != 2 or argv[0] != name:
+            break
+        key = argv[1]
+        v = data.get(key)
+        if v is None:
+            misses += 1
+            append(null)
+        else:
+            if v.__class__ is not bytes:
+                break
+            if expires:
+                when = expires.get(key)
+                if when is not None and when < now_ms:
+                    break
+            lru[key] = now_lru
+            n = len(v)
+            # The reply in three pieces: the connection joins its batch's replies anyway.
+            append(_BULK_HEADERS[n] if n < 1024 else b"$%d\r\n" % n)
+            append(v)
+            append(b"\r\n")
+        j += 1
+    stats = db.stats
+    stats.keyspace_hits += j - i - misses
+    stats.keyspace_misses += misses
+    return j
+
+
+@command("get", run=get_run)
 def get(c, argv):
     v = c.db.get(argv[1])
     if v is None:
@@ -223,7 +274,49 @@ def _set_generic(c, argv, flags, key, value, expire, cmdname, ok=OK, abort=None)
     return reply if reply is not None else ok
 
 
-@command("set")
+def set_run(c, reqs: list, i: int, out: list) -> int:
+    """SET's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they are plain
+    ``SET key value`` of keys without a TTL, and returns the index of the first request it
+    left. It is ``Database.set`` inlined for the state a cache is usually in; when a key is
+    watched, memory is tracked, notifications are on, clients are blocked on keys of the
+    database, a SCAN index is open, or the database is an LFU one, it serves nothing.
+    """
+    db = c.db
+    node = db.node
+    if (
+        db.__class__ is not Database
+        or node.notify_flags
+        or node.watched
+        or node.memory_tracking
+        or db.blocking_keys
+        or db.scan_index is not None
+    ):
+        return i
+    data = db.data
+    expires = db.expires
+    hint = db.embstr_hint  # SET never adds to it: empty now, empty through the run
+    lru = db.lru
+    now_lru = db.clock.lru
+    name = reqs[i][0]
+    append = out.append
+    j = i
+    for argv in islice(reqs, i, None):
+        if len(argv) != 3 or argv[0] != name:
+            break
+        key = argv[1]
+        if expires and key in expires:
+            break  # set_ expires it first, or drops its TTL
+        data[key] = argv[2]
+        if hint:
+            hint.pop(key, None)
+        lru[key] = now_lru
+        append(OK)
+        j += 1
+    node.dirty += j - i
+    return j
+
+
+@command("set", run=set_run)
 def set_(c, argv):
     if len(argv) == 3:
         db = c.db

@@ -118,7 +118,7 @@ def build_table() -> CommandTable:
         docs = extra.get("docs", entry.get("docs"))
         if info is None:
             raise ValueError(f"no metadata for command {fullname!r}")
-        specs[fullname] = CommandSpec(fullname, handler, info, docs, extra.get("getkeys"))
+        specs[fullname] = CommandSpec(fullname, handler, info, docs, extra.get("getkeys"), extra.get("run"))
     for fullname, handler, extra in pending_subs:
         parent_name = fullname.split("|", 1)[0]
         parent = specs.get(parent_name)
@@ -139,7 +139,7 @@ def build_table() -> CommandTable:
                 raise ValueError(f"no metadata for subcommand {fullname!r}")
         if docs is None and parent.docs is not None:
             docs = _sub_docs(parent.docs, fullname)
-        sub_spec = CommandSpec(fullname, handler, info, docs, extra.get("getkeys"))
+        sub_spec = CommandSpec(fullname, handler, info, docs, extra.get("getkeys"), extra.get("run"))
         sub_spec.parent = parent
         if parent.subcommands is None:
             parent.subcommands = {}

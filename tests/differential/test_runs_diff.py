@@ -1,0 +1,231 @@
+"""Pipelined runs of one command against real Redis 7.0.15.
+
+The connection's hot loop serves a run of GETs or SETs through the command's run handler
+(``CommandSpec.run``): GET's and SET's own paths, with the lookups hoisted out of the loop,
+which stop at the first request they cannot serve. These tests send pipelines made of such
+runs -- broken up by everything that must stop one (a TTL that has passed or is still to
+come, another type, a raw string, an integer-encoded value, wrong arity, another spelling
+of the name, another command) -- to both servers in one write, and compare the replies and
+what the runs leave behind: hit and miss counts, expired keys, call counts, encodings, TTLs,
+access times, and what watchers, blocked clients and keyspace subscribers see.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.differential import fuzz, pipeline_compare, resp3
+from tests.support.resp import RawClient
+
+KEYS = [b"a", b"b", b"c", b"d", b"t", b"gone"]
+VALUES = [b"", b"v", b"12", b"a\r\n*1\r\n$1\r\nx", b"%1\r\n+ok", b"x" * 1023, b"y" * 1024, b"z" * 5000]
+#: Absolute expiry times, so that EXPIRETIME compares exactly however long the test runs.
+LATER = int(time.time()) + 100_000
+
+_names = st.sampled_from([(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt")]).flatmap(
+    lambda names: st.tuples(st.just(names[0]), st.sampled_from(names))
+)
+
+
+@st.composite
+def _run(draw):
+    """A run: one command, 1-20 times, mostly in one spelling."""
+    (upper, spelling) = draw(_names)
+    out = []
+    for _ in range(draw(st.integers(1, 20))):
+        name = spelling if draw(st.integers(0, 9)) else upper
+        key = draw(st.sampled_from(KEYS))
+        if upper == b"GET":
+            out.append((name, key))
+        else:
+            out.append((name, key, draw(st.sampled_from(VALUES))))
+    return out
+
+
+#: What may stand between two runs (or end one): each changes the state a run handler
+#: looks at, or is a request the handler must leave to the ordinary path.
+BREAKERS = [
+    (b"RPUSH", b"c", b"x"),  # another type
+    (b"APPEND", b"b", b"++"),  # a raw (bytearray) string
+    (b"INCR", b"a"),  # an integer-encoded value: SET must drop its encoding hint
+    (b"SET", b"t", b"ttl", b"EXAT", b"%d" % LATER),  # a TTL still to come
+    (b"PEXPIREAT", b"d", b"%d" % (LATER * 1000)),
+    (b"PERSIST", b"t"),
+    (b"GET", b"a", b"b"),  # wrong arity inside a run
+    (b"SET", b"a"),
+    (b"SET", b"a", b"v", b"NX"),  # options: the handler's own path
+    (b"DEL", b"a"),
+    (b"MGET", b"a", b"b", b"c"),
+    (b"EXISTS", b"gone"),
+]
+
+
+#: What a pipeline left behind, as commands to compare on both servers.
+AFTER = [
+    cmd
+    for key in KEYS
+    for cmd in [(b"TYPE", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key), (b"STRLEN", key)]
+] + [(b"DBSIZE",)]
+
+
+def _twins(pair) -> tuple[RawClient, RawClient]:
+    """One more connection to each server."""
+    return tuple(RawClient(conn.sock.getpeername()[1]) for conn in (pair.redis, pair.ours))
+
+
+def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
+    """The counters a run moves since ``_prepare``: lookups, expired keys, and the calls of
+    GET and SET (reset there), and the changes made (counted from there)."""
+    fields: dict[bytes, object] = {b"changes": _changes(conn) - changes_before}
+    text = conn.call("INFO", "stats") + conn.call("INFO", "commandstats")
+    for line in text.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name in (b"keyspace_hits", b"keyspace_misses", b"expired_keys"):
+            fields[name] = value
+        elif name in (b"cmdstat_get", b"cmdstat_set"):
+            fields[name] = value.split(b",usec=")[0]  # calls and failures, not times
+            fields[name + b" failures"] = value.split(b"failed_calls=")[1]
+    return fields
+
+
+def _changes(conn: RawClient) -> int:
+    info = conn.call("INFO", "persistence")
+    return int(info.split(b"rdb_changes_since_last_save:")[1].split(b"\r\n")[0])
+
+
+def _prepare(pair) -> tuple[int, int]:
+    """A keyspace with every state a run can meet: plain strings, another type, a raw
+    string, an integer, a TTL still to come, and a key whose TTL has passed (active expiry
+    off, so only the pipeline's lookups can expire it). Returns each server's change count."""
+    for conn in (pair.redis, pair.ours):
+        for cmd in [
+            (b"FLUSHALL",),
+            (b"CONFIG", b"RESETSTAT"),
+            (b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"),
+            (b"SET", b"a", b"1"),
+            (b"RPUSH", b"c", b"x"),
+            (b"SET", b"b", b"raw"),
+            (b"APPEND", b"b", b"!"),
+            (b"SET", b"t", b"ttl", b"EXAT", b"%d" % LATER),
+            (b"SET", b"gone", b"soon", b"PX", b"1"),
+        ]:
+            conn.call(*cmd)
+    time.sleep(0.01)
+    return _changes(pair.redis), _changes(pair.ours)
+
+
+def _restore(pair) -> None:
+    for conn in (pair.redis, pair.ours):
+        conn.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+@fuzz(60)
+@given(st.lists(st.one_of(_run(), st.sampled_from(BREAKERS).map(lambda cmd: [cmd])), min_size=1, max_size=12))
+def test_pipelines_of_runs_match_redis(pair, pieces):
+    commands = [cmd for piece in pieces for cmd in piece]
+    theirs, ours = _prepare(pair)
+    try:
+        pipeline_compare(pair, commands)
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs), commands
+        pipeline_compare(pair, AFTER)
+    finally:
+        _restore(pair)
+
+
+def test_runs_over_resp3(pair):
+    """A miss inside a run answers RESP3's null to a RESP3 client."""
+    theirs, ours = _prepare(pair)
+    try:
+        resp3(pair)
+        run = [(b"GET", key) for key in KEYS * 3] + [(b"SET", key, b"v") for key in (b"x", b"y", b"x")]
+        pipeline_compare(pair, run + [(b"GET", key) for key in (b"x", b"nope", b"y")])
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+    finally:
+        _restore(pair)
+
+
+def test_a_run_of_gets_updates_the_access_time(pair):
+    for conn in (pair.redis, pair.ours):
+        conn.call("SET", "idle", "v")
+        conn.call("SET", "other", "v")
+    time.sleep(2.1)
+    pipeline_compare(pair, [(b"GET", b"idle")] * 5 + [(b"SET", b"other", b"w")] * 3)
+    for key in (b"idle", b"other"):
+        assert pair.check("OBJECT", "IDLETIME", key) == b":0\r\n"
+
+
+def test_a_run_of_sets_aborts_watchers_transactions(pair):
+    watchers = _twins(pair)
+    try:
+        for w in watchers:
+            assert w.call("WATCH", "w") == b"+OK\r\n"
+        pipeline_compare(pair, [(b"SET", b"w", b"%d" % i) for i in range(10)])
+        for w in watchers:
+            w.call("MULTI")
+            w.call("GET", "w")
+        replies = [w.call("EXEC") for w in watchers]
+        assert replies[0] == replies[1] == b"*-1\r\n"
+    finally:
+        for w in watchers:
+            w.close()
+
+
+def test_a_run_of_sets_fires_keyspace_events(pair):
+    subscribers = _twins(pair)
+    try:
+        for conn in (pair.redis, pair.ours):
+            conn.call("CONFIG", "SET", "notify-keyspace-events", "KEAnm")
+        for s in subscribers:
+            s.call("PSUBSCRIBE", "__key*__:*")
+        pipeline_compare(pair, [(b"SET", b"n%d" % (i % 3), b"v") for i in range(6)] + [(b"GET", b"n9")] * 3)
+        events = [s.read_all(0.3) for s in subscribers]
+        assert events[1] == events[0]
+        # Each event twice (keyspace and keyevent): 6 sets, 3 new keys, 3 misses.
+        assert events[0].count(b"pmessage") == 2 * (6 + 3 + 3)
+    finally:
+        for conn in (pair.redis, pair.ours):
+            conn.call("CONFIG", "SET", "notify-keyspace-events", "")
+        for s in subscribers:
+            s.close()
+
+
+def test_a_run_of_gets_expires_keys_whose_ttl_passed(pair):
+    theirs, ours = _prepare(pair)
+    try:
+        for conn in (pair.redis, pair.ours):
+            for i in range(5):
+                conn.call("SET", "e%d" % i, "v", "PX", "1")
+        time.sleep(0.01)
+        pipeline_compare(pair, [(b"GET", b"a")] + [(b"GET", b"e%d" % i) for i in range(5)] + [(b"GET", b"a")] * 2)
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+        pair.check("DBSIZE")
+    finally:
+        _restore(pair)
+
+
+def test_a_run_of_sets_wakes_nothing_but_reaches_blocked_clients_keys(pair):
+    """SET on a key a client blocks on with BLPOP makes a string: the client stays blocked
+    (then times out) on both servers, and the value is the string."""
+    blocked = _twins(pair)
+    try:
+        for b in blocked:
+            b.send_command("BLPOP", "q", "1")
+        time.sleep(0.1)
+        pipeline_compare(pair, [(b"SET", b"q", b"s%d" % i) for i in range(4)] + [(b"GET", b"q")] * 2)
+        assert [b.read_reply() for b in blocked] == [b"*-1\r\n"] * 2
+        pair.check("GET", "q")
+    finally:
+        for b in blocked:
+            b.close()
+
+
+def test_a_run_of_sets_forgets_that_incrbyfloat_left_an_embstr(pair):
+    """INCRBYFLOAT's integer-looking result stays embstr in Redis; the same text SET again
+    is int-encoded. (One-byte strings are shared objects in Python, so only forgetting the
+    hint tells the two apart.)"""
+    check = [(b"OBJECT", b"ENCODING", b"f")]
+    pipeline_compare(pair, [(b"SET", b"f", b"4"), (b"INCRBYFLOAT", b"f", b"1")] + check)
+    pipeline_compare(pair, [(b"SET", b"f", b"5")] * 3 + check)
