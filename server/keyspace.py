@@ -172,7 +172,8 @@ class Database:
 
     # -- lookups -----------------------------------------------------------------------------
     def get(self, key: bytes):
-        """Read lookup (lookupKeyRead): expiry, hit/miss statistics, access clock."""
+        """Read lookup (lookupKeyRead): expiry, hit/miss statistics, access clock.
+        (GET's run handler, commands/strings.py ``get_run``, inlines it: keep them in step.)"""
         v = self.data.get(key)
         if v is None:
             self.stats.keyspace_misses += 1
@@ -244,7 +245,8 @@ class Database:
     def set(self, key: bytes, value, keepttl: bool = False) -> None:
         """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write.
 
-        A key that was absent fires the ``new`` keyspace event (dbAdd), when enabled."""
+        A key that was absent fires the ``new`` keyspace event (dbAdd), when enabled.
+        (SET's run handler, commands/strings.py ``set_run``, inlines it: keep them in step.)"""
         node = self.node
         new = node.notify_flags & NOTIFY_NEW and key not in self.data
         if self.scan_index is not None and key not in self.data:
@@ -278,6 +280,8 @@ class Database:
     def replace_value(self, key: bytes, value) -> None:
         """Store a new value for an existing key, keeping its TTL (in-place updates)."""
         self.data[key] = value
+        if self.embstr_hint:  # a new object, whatever its text (see set())
+            self.embstr_hint.pop(key, None)
         node = self.node
         if node.watched or node.memory_tracking:
             node.key_modified(self, key)

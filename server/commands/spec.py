@@ -21,7 +21,8 @@ reply; it raises ``CommandError`` for an error reply.
 The hottest commands may also have a *run handler*, ``run(client, requests, i, out) -> j``
 (``@command("get", run=get_run)``): the connection's hot loop hands it a pipeline at a
 request ``i`` of the command that the dispatcher has admitted, and it serves ``requests[i:j]``
--- appending their replies to ``out`` -- for as long as they are the same command in the
+-- appending their replies to ``out``, in as many pieces as it likes, since the connection
+joins them into one write -- for as long as they are the same command in the
 common form it knows, with the effects the handler would have had. It stops, without
 serving it, at the first request that needs more (an option, a TTL, another type, a
 notification to fire...), which then takes the ordinary path. A pipeline is mostly runs of

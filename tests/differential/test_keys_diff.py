@@ -545,3 +545,15 @@ def test_incrbyfloat_results_stay_embstr_through_rename_copy_move(pair):
     pair.check("SELECT", "0")
     pair.check("SET", "g", "11")
     pair.check("OBJECT", "ENCODING", "g")
+
+
+@pytest.mark.parametrize("step", [("INCR", "f"), ("DECR", "f"), ("INCRBY", "f", "0"), ("DECRBY", "f", "-1")])
+def test_a_counter_step_after_incrbyfloat_is_int_encoded(pair, step):
+    """INCR and family store a fresh, int-encoded object, even when its text is the very one
+    INCRBYFLOAT left (one-digit results are shared objects in Python)."""
+    pair.check("SET", "f", "4")
+    pair.check("INCRBYFLOAT", "f", "1")
+    pair.check(*step)
+    if step[0] in ("INCR", "DECRBY"):
+        pair.check("DECR", "f")
+    pair.check("OBJECT", "ENCODING", "f")
