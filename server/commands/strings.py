@@ -556,12 +556,69 @@ def _incr_by(c, key: bytes, delta: int) -> bytes:
     return enc.integer(value)
 
 
-@command("incr")
+def _counter_run(delta: int):
+    """The run handler of INCR (``delta`` 1) or DECR (-1), see ``CommandSpec.run``: serves
+    ``reqs[i:]`` while they step keys that are missing or hold a plain decimal ``bytes``
+    of at most 18 digits (no overflow possible) and have no TTL; ``_incr_by`` inlined, with
+    ``Database.get_for_write``/``set``/``replace_value``, for the state ``set_run`` serves.
+    """
+    integer = enc.integer
+
+    def run(c, reqs: list, i: int, out: list) -> int:
+        db = c.db
+        node = db.node
+        if (
+            db.__class__ is not Database
+            or node.notify_flags
+            or node.watched
+            or node.memory_tracking
+            or db.blocking_keys
+            or db.scan_index is not None
+        ):
+            return i
+        data = db.data
+        expires = db.expires
+        hint = db.embstr_hint  # counters never add to it: empty now, empty through the run
+        lru = db.lru
+        now_lru = db.clock.lru
+        name = reqs[i][0]
+        append = out.append
+        j = i
+        for argv in islice(reqs, i, None):
+            if len(argv) != 2 or argv[0] != name:
+                break
+            key = argv[1]
+            v = data.get(key)
+            if v is None:
+                value = delta
+            elif (
+                v.__class__ is bytes
+                and v.isdigit()
+                and len(v) < 19
+                and (v[0] != 48 or len(v) == 1)
+                and not (expires and key in expires)
+            ):
+                value = int(v) + delta
+            else:
+                break
+            data[key] = b"%d" % value
+            if hint:
+                hint.pop(key, None)
+            lru[key] = now_lru
+            append(integer(value))
+            j += 1
+        node.dirty += j - i
+        return j
+
+    return run
+
+
+@command("incr", run=_counter_run(1))
 def incr(c, argv):
     return _incr_by(c, argv[1], 1)
 
 
-@command("decr")
+@command("decr", run=_counter_run(-1))
 def decr(c, argv):
     return _incr_by(c, argv[1], -1)
 

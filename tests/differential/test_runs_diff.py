@@ -1,9 +1,9 @@
 """Pipelined runs of one command against real Redis 7.0.15.
 
-The connection's hot loop serves a run of GETs or SETs through the command's run handler
-(``CommandSpec.run``): GET's and SET's own paths, with the lookups hoisted out of the loop,
-which stop at the first request they cannot serve. These tests send pipelines made of such
-runs -- broken up by everything that must stop one (a TTL that has passed or is still to
+The connection's hot loop serves a run of GETs, SETs, INCRs or DECRs through the command's
+run handler (``CommandSpec.run``): the command's own path with the lookups hoisted out of
+the loop, which stops at the first request it cannot serve. These tests send pipelines
+made of such runs -- broken up by everything that must stop one (a TTL that has passed or is still to
 come, another type, a raw string, an integer-encoded value, wrong arity, another spelling
 of the name, another command) -- to both servers in one write, and compare the replies and
 what the runs leave behind: hit and miss counts, expired keys, call counts, encodings, TTLs,
@@ -25,9 +25,9 @@ VALUES = [b"", b"v", b"12", b"a\r\n*1\r\n$1\r\nx", b"%1\r\n+ok", b"x" * 1023, b"
 #: Absolute expiry times, so that EXPIRETIME compares exactly however long the test runs.
 LATER = int(time.time()) + 100_000
 
-_names = st.sampled_from([(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt")]).flatmap(
-    lambda names: st.tuples(st.just(names[0]), st.sampled_from(names))
-)
+_names = st.sampled_from(
+    [(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt"), (b"INCR", b"incr"), (b"DECR", b"Decr")]
+).flatmap(lambda names: st.tuples(st.just(names[0]), st.sampled_from(names)))
 
 
 @st.composite
@@ -38,10 +38,10 @@ def _run(draw):
     for _ in range(draw(st.integers(1, 20))):
         name = spelling if draw(st.integers(0, 9)) else upper
         key = draw(st.sampled_from(KEYS))
-        if upper == b"GET":
-            out.append((name, key))
-        else:
+        if upper == b"SET":
             out.append((name, key, draw(st.sampled_from(VALUES))))
+        else:
+            out.append((name, key))
     return out
 
 
@@ -60,6 +60,14 @@ BREAKERS = [
     (b"DEL", b"a"),
     (b"MGET", b"a", b"b", b"c"),
     (b"EXISTS", b"gone"),
+    # values a counter run must leave to INCR/DECR themselves
+    (b"SET", b"a", b"-5"),
+    (b"SET", b"a", b"007"),
+    (b"SET", b"a", b"999999999999999999"),  # 18 digits: the run's limit
+    (b"SET", b"a", b"9223372036854775806"),  # one step from overflow
+    (b"SET", b"d", b"9223372036854775807"),
+    (b"SET", b"d", b"1.5"),
+    (b"INCRBYFLOAT", b"d", b"1"),
 ]
 
 
@@ -78,14 +86,14 @@ def _twins(pair) -> tuple[RawClient, RawClient]:
 
 def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
     """The counters a run moves since ``_prepare``: lookups, expired keys, and the calls of
-    GET and SET (reset there), and the changes made (counted from there)."""
+    the commands with run handlers (reset there), and the changes made (counted from there)."""
     fields: dict[bytes, object] = {b"changes": _changes(conn) - changes_before}
     text = conn.call("INFO", "stats") + conn.call("INFO", "commandstats")
     for line in text.split(b"\r\n"):
         name, _, value = line.partition(b":")
         if name in (b"keyspace_hits", b"keyspace_misses", b"expired_keys"):
             fields[name] = value
-        elif name in (b"cmdstat_get", b"cmdstat_set"):
+        elif name in (b"cmdstat_get", b"cmdstat_set", b"cmdstat_incr", b"cmdstat_decr"):
             fields[name] = value.split(b",usec=")[0]  # calls and failures, not times
             fields[name + b" failures"] = value.split(b"failed_calls=")[1]
     return fields
@@ -222,10 +230,42 @@ def test_a_run_of_sets_wakes_nothing_but_reaches_blocked_clients_keys(pair):
             b.close()
 
 
-def test_a_run_of_sets_forgets_that_incrbyfloat_left_an_embstr(pair):
-    """INCRBYFLOAT's integer-looking result stays embstr in Redis; the same text SET again
-    is int-encoded. (One-byte strings are shared objects in Python, so only forgetting the
+def test_runs_forget_that_incrbyfloat_left_an_embstr(pair):
+    """INCRBYFLOAT's integer-looking result stays embstr in Redis; the same text SET again,
+    or reached again by INCR and DECR, is int-encoded. (One-byte strings are shared objects in Python, so only forgetting the
     hint tells the two apart.)"""
     check = [(b"OBJECT", b"ENCODING", b"f")]
     pipeline_compare(pair, [(b"SET", b"f", b"4"), (b"INCRBYFLOAT", b"f", b"1")] + check)
     pipeline_compare(pair, [(b"SET", b"f", b"5")] * 3 + check)
+    # ... and so do INCR and DECR, coming back to the same text.
+    pipeline_compare(pair, [(b"SET", b"f", b"4"), (b"INCRBYFLOAT", b"f", b"1")] + check)
+    pipeline_compare(pair, [(b"INCR", b"f")] * 2 + [(b"DECR", b"f")] * 2 + check)
+
+
+def test_counter_runs_leave_what_they_cannot_step(pair):
+    """Runs of INCR/DECR over every value the run handler must leave to the command: a
+    leading zero, a sign, a float, 19 digits (overflow is near), a raw string, a TTL (passed,
+    or still to come), and a missing key."""
+    theirs, ours = _prepare(pair)
+    try:
+        for conn in (pair.redis, pair.ours):
+            for cmd in [
+                (b"SET", b"zero", b"007"),
+                (b"SET", b"near", b"9223372036854775805"),
+                (b"SET", b"neg", b"-5"),
+                (b"SET", b"float", b"1.5"),
+                (b"SET", b"long", b"999999999999999998"),
+                (b"SET", b"raw", b"1"),
+                (b"APPEND", b"raw", b"2"),
+                (b"SET", b"later", b"5", b"EXAT", b"%d" % LATER),
+                (b"SET", b"past", b"5", b"PX", b"1"),
+            ]:
+                conn.call(*cmd)
+        time.sleep(0.01)
+        keys = [b"zero", b"near", b"neg", b"float", b"long", b"raw", b"later", b"past", b"new"]
+        runs = [(name, key) for key in keys for name in (b"INCR", b"INCR", b"INCR", b"DECR", b"DECR")]
+        pipeline_compare(pair, runs)
+        pipeline_compare(pair, [cmd for key in keys for cmd in [(b"GET", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key)]])
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+    finally:
+        _restore(pair)
