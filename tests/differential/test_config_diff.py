@@ -48,7 +48,7 @@ def test_config_get_of_the_environment_dependent_parameters(pair):
     "patterns",
     [["*"], ["*max*"], ["slave*"], ["repl*"], ["[a-c]*"], ["?z"], ["*-ZIPLIST-*"], ["use-exit*"],
      ["use-exit-on-panic"], ["MAXMEMORY", "maxmemory", "maxmem*"], ["maxmem*", "MAXMEMORY"],
-     ["nonexistent"], ["hz", "hz", "timeout"], [b"maxmemory\x00x"], [b"maxmem*\x00zzz"], ["\\maxmemory"]],
+     ["nonexistent"], ["hz", "hz", "timeout"], [b"maxmem*\x00zzz"], ["\\maxmemory"]],
 )
 def test_config_get_patterns_list_the_same_names(pair, patterns):
     for hello in ("2", "3"):
@@ -114,7 +114,6 @@ def test_config_set_refusals_of_the_unsafe_parameters(pair, name):
         ("CONFIG", "SET", "dbfilename", "x.rdb"),
         ("CONFIG", "SET", "tls-port", "6380"),
         ("CONFIG", "SET", "tls-replication", "yes"),
-        ("CONFIG", "SET", b"maxmemory\x00x", "5"),
         ("CONFIG", "SET", b"foo\x00bar", "1"),
         ("CONFIG", "SET", "maxmemory"),
         ("CONFIG", "SET", "maxmemory", "1", "hz"),
@@ -169,3 +168,17 @@ def test_sensitive_values_are_redacted_in_the_slow_log(pair):
     finally:
         pair.check("CONFIG", "SET", "slowlog-log-slower-than", "10000", "masteruser", "", "masterauth", "",
                    "tls-key-file-pass", "")
+
+
+def test_an_exact_name_with_a_nul_is_not_a_parameter(pair):
+    """Redis looks an exact name up in a dict whose hash covers every byte and whose compare
+    stops at the NUL: "hz\\0x" finds hz only when the two names share a bucket under that
+    process's random hash seed (about 1 time in 256). Vermilion always answers as Redis does
+    the other 255 times; Redis is checked to give one of its two answers."""
+    not_found = b"-ERR Unknown option or number of arguments for CONFIG SET - 'hz'\r\n"
+    theirs, ours = pair.compare("CONFIG", "SET", b"hz\x00x", "10")  # hz's default: harmless
+    assert ours == not_found
+    assert theirs in (not_found, b"+OK\r\n")
+    theirs, ours = pair.compare("CONFIG", "GET", b"hz\x00x")
+    assert ours == b"*0\r\n"
+    assert theirs == b"*0\r\n" or theirs.startswith(b"*2\r\n")

@@ -110,7 +110,9 @@ async def test_with_the_breaker_reads_come_from_the_database_while_the_cache_is_
     keys = [f"k{i}" for i in range(40)]
     for k in keys:
         await db.put(k, k.encode())
-    cache = make_cache(redis, resilience=oliveyoung(wait_in_open=0.3, timeout=0.5))
+    # Open long enough for the checks below to see it open on a loaded machine (the 60
+    # failing reads before them took over 0.3 s once, under a parallel test run).
+    cache = make_cache(redis, resilience=oliveyoung(wait_in_open=1.5, timeout=0.5))
     la = LookAside(cache, db)
     events = []
     cache.breaker.listeners.append(lambda ev: events.append((ev.previous, ev.current)))
@@ -127,7 +129,7 @@ async def test_with_the_breaker_reads_come_from_the_database_while_the_cache_is_
     assert cache.breaker.rejected == rejected + 1 and db.reads == reads_before + 1
 
     await cache_server.restart()
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.55)
     assert cache.breaker.state == HALF_OPEN
     # 30 reads = 30 probes (GETs: misses, the cache restarted empty); their fills find no permit left.
     await asyncio.gather(*(la.read(k) for k in keys[:30]))
