@@ -242,6 +242,21 @@ class Database:
         return True
 
     # -- writes ------------------------------------------------------------------------------
+    def plain_writes(self) -> bool:
+        """Whether a write needs nothing beyond the store, the access clock and the change
+        count: no key is watched, memory is not tracked, no client waits on a key here, no
+        keyspace event is wanted, no SCAN index is open, and this is not an LFU database.
+        The write run handlers (``CommandSpec.run``) serve only then."""
+        node = self.node
+        return not (
+            self.__class__ is not Database
+            or node.notify_flags
+            or node.watched
+            or node.memory_tracking
+            or self.blocking_keys
+            or self.scan_index is not None
+        )
+
     def set(self, key: bytes, value, keepttl: bool = False) -> None:
         """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write.
 

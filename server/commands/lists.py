@@ -179,12 +179,52 @@ def _push(c, argv, left: bool, existing_only: bool) -> bytes:
     return enc.integer(len(items))
 
 
-@command("lpush")
+def _push_run(left: bool):
+    """The run handler of LPUSH (``left``) or RPUSH, see ``CommandSpec.run``: serves
+    ``reqs[i:]`` while they push one element onto an existing list without a TTL, in the
+    state ``Database.plain_writes`` describes; ``_push`` inlined. A missing key (the list
+    is created), another type or a TTL is left to the command."""
+    integer = enc.integer
+
+    def run(c, reqs: list, i: int, out: list) -> int:
+        db = c.db
+        if not db.plain_writes():
+            return i
+        data = db.data
+        expires = db.expires
+        lru = db.lru
+        now_lru = db.clock.lru
+        name = reqs[i][0]
+        append = out.append
+        j = i
+        for argv in islice(reqs, i, None):
+            if len(argv) != 3 or argv[0] != name:
+                break
+            key = argv[1]
+            lst = data.get(key)
+            if lst.__class__ is not RList or (expires and key in expires):
+                break
+            items = lst.items
+            v = argv[2]
+            if left:
+                items.appendleft(b"$%d\r\n%b\r\n" % (len(v), v))
+            else:
+                items.append(b"$%d\r\n%b\r\n" % (len(v), v))
+            lru[key] = now_lru
+            append(integer(len(items)))
+            j += 1
+        db.node.dirty += j - i
+        return j
+
+    return run
+
+
+@command("lpush", run=_push_run(True))
 def lpush(c, argv):
     return _push(c, argv, True, False)
 
 
-@command("rpush")
+@command("rpush", run=_push_run(False))
 def rpush(c, argv):
     return _push(c, argv, False, False)
 

@@ -277,20 +277,11 @@ def _set_generic(c, argv, flags, key, value, expire, cmdname, ok=OK, abort=None)
 def set_run(c, reqs: list, i: int, out: list) -> int:
     """SET's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they are plain
     ``SET key value`` of keys without a TTL, and returns the index of the first request it
-    left. It is ``Database.set`` inlined for the state a cache is usually in; when a key is
-    watched, memory is tracked, notifications are on, clients are blocked on keys of the
-    database, a SCAN index is open, or the database is an LFU one, it serves nothing.
+    left. It is ``Database.set`` inlined for the state a cache is usually in
+    (``Database.plain_writes``); otherwise it serves nothing.
     """
     db = c.db
-    node = db.node
-    if (
-        db.__class__ is not Database
-        or node.notify_flags
-        or node.watched
-        or node.memory_tracking
-        or db.blocking_keys
-        or db.scan_index is not None
-    ):
+    if not db.plain_writes():
         return i
     data = db.data
     expires = db.expires
@@ -312,7 +303,7 @@ def set_run(c, reqs: list, i: int, out: list) -> int:
         lru[key] = now_lru
         append(OK)
         j += 1
-    node.dirty += j - i
+    db.node.dirty += j - i
     return j
 
 
@@ -566,15 +557,7 @@ def _counter_run(delta: int):
 
     def run(c, reqs: list, i: int, out: list) -> int:
         db = c.db
-        node = db.node
-        if (
-            db.__class__ is not Database
-            or node.notify_flags
-            or node.watched
-            or node.memory_tracking
-            or db.blocking_keys
-            or db.scan_index is not None
-        ):
+        if not db.plain_writes():
             return i
         data = db.data
         expires = db.expires
@@ -607,7 +590,7 @@ def _counter_run(delta: int):
             lru[key] = now_lru
             append(integer(value))
             j += 1
-        node.dirty += j - i
+        db.node.dirty += j - i
         return j
 
     return run
