@@ -415,6 +415,26 @@ def _mset(c, argv, name: str) -> None:
         raise CommandError(E.wrong_arity(name))
     db = c.db
     node = c.node
+    if db.plain_writes():
+        # set_key inlined, as in set_run; a key with a TTL still goes through set_key.
+        data = db.data
+        expires = db.expires
+        hint = db.embstr_hint
+        lru = db.lru
+        now_lru = db.clock.lru
+        inline = 0
+        for i in range(1, len(argv), 2):
+            key = argv[i]
+            if expires and key in expires:
+                set_key(db, key, argv[i + 1])
+                continue
+            data[key] = argv[i + 1]
+            if hint:
+                hint.pop(key, None)
+            lru[key] = now_lru
+            inline += 1
+        node.dirty += inline
+        return
     for i in range(1, len(argv), 2):
         key = argv[i]
         set_key(db, key, argv[i + 1])

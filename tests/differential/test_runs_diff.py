@@ -64,6 +64,8 @@ BREAKERS = [
     (b"SET", b"a", b"v", b"NX"),  # options: the handler's own path
     (b"DEL", b"a"),
     (b"MGET", b"a", b"b", b"c"),
+    (b"MSET", b"a", b"1", b"t", b"2", b"b", b"3"),  # over a TTL still to come
+    (b"MSET", b"gone", b"x", b"d", b"4", b"c", b"5"),  # over a TTL that passed, and a list
     (b"EXISTS", b"gone"),
     # values a counter run must leave to INCR/DECR themselves
     (b"SET", b"a", b"-5"),
@@ -163,14 +165,14 @@ def test_runs_over_resp3(pair):
 
 def test_runs_update_the_access_time(pair):
     for conn in (pair.redis, pair.ours):
-        for cmd in [("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x")]:
+        for cmd in [("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v")]:
             conn.call(*cmd)
     time.sleep(2.1)
     # (Not INCR: Redis stores small results as shared integer objects, whose idle time is
     # that of the last key holding the same number that was touched.)
     runs = [(b"GET", b"idle")] * 5 + [(b"SET", b"other", b"w")] * 3 + [(b"LPUSH", b"l", b"y")] * 3
-    pipeline_compare(pair, runs)
-    for key in (b"idle", b"other", b"l"):
+    pipeline_compare(pair, runs + [(b"MSET", b"m1", b"w", b"m2", b"w")])
+    for key in (b"idle", b"other", b"l", b"m1", b"m2"):
         assert pair.check("OBJECT", "IDLETIME", key) == b":0\r\n"
 
 
@@ -252,6 +254,9 @@ def test_runs_forget_that_incrbyfloat_left_an_embstr(pair):
     # ... and so do INCR and DECR, coming back to the same text.
     pipeline_compare(pair, [(b"SET", b"f", b"4"), (b"INCRBYFLOAT", b"f", b"1")] + check)
     pipeline_compare(pair, [(b"INCR", b"f")] * 2 + [(b"DECR", b"f")] * 2 + check)
+    # ... and MSET.
+    pipeline_compare(pair, [(b"SET", b"f", b"4"), (b"INCRBYFLOAT", b"f", b"1")] + check)
+    pipeline_compare(pair, [(b"MSET", b"f", b"5", b"g", b"5")] + check)
 
 
 def test_counter_runs_leave_what_they_cannot_step(pair):
