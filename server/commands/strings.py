@@ -289,7 +289,6 @@ def set_run(c, reqs: list, i: int, out: list) -> int:
     lru = db.lru
     now_lru = db.clock.lru
     name = reqs[i][0]
-    append = out.append
     j = i
     for argv in islice(reqs, i, None):
         if len(argv) != 3 or argv[0] != name:
@@ -301,8 +300,8 @@ def set_run(c, reqs: list, i: int, out: list) -> int:
         if hint:
             hint.pop(key, None)
         lru[key] = now_lru
-        append(OK)
         j += 1
+    out += [OK] * (j - i)
     db.node.dirty += j - i
     return j
 
