@@ -107,6 +107,13 @@ def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
     return fields
 
 
+def _on_both(pair, *commands) -> None:
+    """Set-up: each command to both servers (replies not compared)."""
+    for conn in (pair.redis, pair.ours):
+        for cmd in commands:
+            conn.call(*cmd)
+
+
 def _changes(conn: RawClient) -> int:
     info = conn.call("INFO", "persistence")
     return int(info.split(b"rdb_changes_since_last_save:")[1].split(b"\r\n")[0])
@@ -116,26 +123,24 @@ def _prepare(pair) -> tuple[int, int]:
     """A keyspace with every state a run can meet: plain strings, another type, a raw
     string, an integer, a TTL still to come, and a key whose TTL has passed (active expiry
     off, so only the pipeline's lookups can expire it). Returns each server's change count."""
-    for conn in (pair.redis, pair.ours):
-        for cmd in [
-            (b"FLUSHALL",),
-            (b"CONFIG", b"RESETSTAT"),
-            (b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"),
-            (b"SET", b"a", b"1"),
-            (b"RPUSH", b"c", b"x"),
-            (b"SET", b"b", b"raw"),
-            (b"APPEND", b"b", b"!"),
-            (b"SET", b"t", b"ttl", b"EXAT", b"%d" % LATER),
-            (b"SET", b"gone", b"soon", b"PX", b"1"),
-        ]:
-            conn.call(*cmd)
+    _on_both(
+        pair,
+        (b"FLUSHALL",),
+        (b"CONFIG", b"RESETSTAT"),
+        (b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"),
+        (b"SET", b"a", b"1"),
+        (b"RPUSH", b"c", b"x"),
+        (b"SET", b"b", b"raw"),
+        (b"APPEND", b"b", b"!"),
+        (b"SET", b"t", b"ttl", b"EXAT", b"%d" % LATER),
+        (b"SET", b"gone", b"soon", b"PX", b"1"),
+    )
     time.sleep(0.01)
     return _changes(pair.redis), _changes(pair.ours)
 
 
 def _restore(pair) -> None:
-    for conn in (pair.redis, pair.ours):
-        conn.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    _on_both(pair, ("DEBUG", "SET-ACTIVE-EXPIRE", "1"))
 
 
 @fuzz(60)
@@ -164,9 +169,7 @@ def test_runs_over_resp3(pair):
 
 
 def test_runs_update_the_access_time(pair):
-    for conn in (pair.redis, pair.ours):
-        for cmd in [("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v")]:
-            conn.call(*cmd)
+    _on_both(pair, ("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v"))
     time.sleep(2.1)
     # (Not INCR: Redis stores small results as shared integer objects, whose idle time is
     # that of the last key holding the same number that was touched.)
@@ -195,8 +198,7 @@ def test_a_run_of_sets_aborts_watchers_transactions(pair):
 def test_a_run_of_sets_fires_keyspace_events(pair):
     subscribers = _twins(pair)
     try:
-        for conn in (pair.redis, pair.ours):
-            conn.call("CONFIG", "SET", "notify-keyspace-events", "KEAnm")
+        _on_both(pair, ("CONFIG", "SET", "notify-keyspace-events", "KEAnm"))
         for s in subscribers:
             s.call("PSUBSCRIBE", "__key*__:*")
         pipeline_compare(pair, [(b"SET", b"n%d" % (i % 3), b"v") for i in range(6)] + [(b"GET", b"n9")] * 3)
@@ -205,8 +207,7 @@ def test_a_run_of_sets_fires_keyspace_events(pair):
         # Each event twice (keyspace and keyevent): 6 sets, 3 new keys, 3 misses.
         assert events[0].count(b"pmessage") == 2 * (6 + 3 + 3)
     finally:
-        for conn in (pair.redis, pair.ours):
-            conn.call("CONFIG", "SET", "notify-keyspace-events", "")
+        _on_both(pair, ("CONFIG", "SET", "notify-keyspace-events", ""))
         for s in subscribers:
             s.close()
 
@@ -214,11 +215,7 @@ def test_a_run_of_sets_fires_keyspace_events(pair):
 def test_runs_expire_keys_whose_ttl_passed(pair):
     theirs, ours = _prepare(pair)
     try:
-        for conn in (pair.redis, pair.ours):
-            for i in range(5):
-                conn.call("SET", "e%d" % i, "v", "PX", "1")
-            conn.call("RPUSH", "list", "x")
-            conn.call("PEXPIRE", "list", "1")
+        _on_both(pair, *[("SET", "e%d" % i, "v", "PX", "1") for i in range(5)], ("RPUSH", "list", "x"), ("PEXPIRE", "list", "1"))
         time.sleep(0.01)
         pipeline_compare(pair, [(b"GET", b"a")] + [(b"GET", b"e%d" % i) for i in range(5)] + [(b"GET", b"a")] * 2)
         pipeline_compare(pair, [(b"RPUSH", b"list", b"y")] * 3 + [(b"LRANGE", b"list", b"0", b"-1")])
@@ -265,19 +262,18 @@ def test_counter_runs_leave_what_they_cannot_step(pair):
     or still to come), and a missing key."""
     theirs, ours = _prepare(pair)
     try:
-        for conn in (pair.redis, pair.ours):
-            for cmd in [
-                (b"SET", b"zero", b"007"),
-                (b"SET", b"near", b"9223372036854775805"),
-                (b"SET", b"neg", b"-5"),
-                (b"SET", b"float", b"1.5"),
-                (b"SET", b"long", b"999999999999999998"),
-                (b"SET", b"raw", b"1"),
-                (b"APPEND", b"raw", b"2"),
-                (b"SET", b"later", b"5", b"EXAT", b"%d" % LATER),
-                (b"SET", b"past", b"5", b"PX", b"1"),
-            ]:
-                conn.call(*cmd)
+        _on_both(
+            pair,
+            (b"SET", b"zero", b"007"),
+            (b"SET", b"near", b"9223372036854775805"),
+            (b"SET", b"neg", b"-5"),
+            (b"SET", b"float", b"1.5"),
+            (b"SET", b"long", b"999999999999999998"),
+            (b"SET", b"raw", b"1"),
+            (b"APPEND", b"raw", b"2"),
+            (b"SET", b"later", b"5", b"EXAT", b"%d" % LATER),
+            (b"SET", b"past", b"5", b"PX", b"1"),
+        )
         time.sleep(0.01)
         keys = [b"zero", b"near", b"neg", b"float", b"long", b"raw", b"later", b"past", b"new"]
         runs = [(name, key) for key in keys for name in (b"INCR", b"INCR", b"INCR", b"DECR", b"DECR")]
