@@ -246,7 +246,9 @@ class Database:
         """Whether a write needs nothing beyond the store, the access clock and the change
         count: no key is watched, memory is not tracked, no client waits on a key here, no
         keyspace event is wanted, no SCAN index is open, and this is not an LFU database.
-        The write run handlers (``CommandSpec.run``) serve only then."""
+        The write run handlers (``CommandSpec.run``) serve only then: anything new that must
+        see every write (client-side caching's invalidations, say) belongs in this test, and
+        whatever must see every read in ``get_run``'s."""
         node = self.node
         return not (
             self.__class__ is not Database
