@@ -29,6 +29,8 @@ forms included, as 7.0 does (their sources count keyspace hits and misses).
 
 from __future__ import annotations
 
+from itertools import islice
+
 from protocol import encoder as enc
 from protocol.encoder import EMPTY_ARRAY, ONE, ZERO
 
@@ -86,7 +88,41 @@ def _removed_all(c, db, key: bytes) -> None:
 # -- SADD SREM SMOVE -------------------------------------------------------------------------
 
 
-@command("sadd")
+def sadd_run(c, reqs: list, i: int, out: list) -> int:
+    """SADD's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they add one
+    member to an existing set without a TTL, in the state ``Database.plain_writes``
+    describes; ``sadd`` inlined. A missing key, another type or a TTL is left to SADD."""
+    db = c.db
+    if not db.plain_writes():
+        return i
+    data = db.data
+    expires = db.expires
+    lru = db.lru
+    now_lru = db.clock.lru
+    config = db.node.config
+    name = reqs[i][0]
+    append = out.append
+    j = i
+    added = 0
+    for argv in islice(reqs, i, None):
+        if len(argv) != 3 or argv[0] != name:
+            break
+        key = argv[1]
+        s = data.get(key)
+        if s.__class__ is not RSet or (expires and key in expires):
+            break
+        lru[key] = now_lru
+        if s.add_member(argv[2], config):
+            added += 1
+            append(ONE)
+        else:
+            append(ZERO)
+        j += 1
+    db.node.dirty += added
+    return j
+
+
+@command("sadd", run=sadd_run)
 def sadd(c, argv):
     db = c.db
     key = argv[1]

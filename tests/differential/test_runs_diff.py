@@ -1,7 +1,7 @@
 """Pipelined runs of one command against real Redis 7.0.15.
 
-The connection's hot loop serves a run of GETs, SETs, INCRs, DECRs, LPUSHes or RPUSHes
-through the command's run handler (``CommandSpec.run``): the command's own path with the
+The connection's hot loop serves a run of GETs, SETs, INCRs, DECRs, LPUSHes, RPUSHes,
+SADDs or HSETs through the command's run handler (``CommandSpec.run``): the command's own path with the
 lookups hoisted out of the loop, which stops at the first request it cannot serve. These
 tests send pipelines made of such runs -- broken up by everything that must stop one (a TTL that has passed or is still to
 come, another type, a raw string, an integer-encoded value, wrong arity, another spelling
@@ -20,14 +20,15 @@ from hypothesis import strategies as st
 from tests.differential import fuzz, pipeline_compare, resp3
 from tests.support.resp import RawClient
 
-KEYS = [b"a", b"b", b"c", b"d", b"t", b"gone"]
+KEYS = [b"a", b"b", b"c", b"d", b"t", b"gone", b"s", b"h"]
+FIELDS = [b"f1", b"f2", b"f3"]
 VALUES = [b"", b"v", b"12", b"a\r\n*1\r\n$1\r\nx", b"%1\r\n+ok", b"x" * 1023, b"y" * 1024, b"z" * 5000]
 #: Absolute expiry times, so that EXPIRETIME compares exactly however long the test runs.
 LATER = int(time.time()) + 100_000
 
 _names = st.sampled_from(
     [(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt"), (b"INCR", b"incr"), (b"DECR", b"Decr"),
-     (b"LPUSH", b"lpush"), (b"RPUSH", b"rPush")]
+     (b"LPUSH", b"lpush"), (b"RPUSH", b"rPush"), (b"SADD", b"sadd"), (b"HSET", b"hSet")]
 ).flatmap(lambda names: st.tuples(st.just(names[0]), st.sampled_from(names)))
 
 
@@ -39,8 +40,10 @@ def _run(draw):
     for _ in range(draw(st.integers(1, 20))):
         name = spelling if draw(st.integers(0, 9)) else upper
         key = draw(st.sampled_from(KEYS))
-        if upper in (b"SET", b"LPUSH", b"RPUSH"):
+        if upper in (b"SET", b"LPUSH", b"RPUSH", b"SADD"):
             out.append((name, key, draw(st.sampled_from(VALUES))))
+        elif upper == b"HSET":
+            out.append((name, key, draw(st.sampled_from(FIELDS)), draw(st.sampled_from(VALUES))))
         else:
             out.append((name, key))
     return out
@@ -58,6 +61,12 @@ BREAKERS = [
     (b"PEXPIREAT", b"c", b"%d" % (LATER * 1000)),  # a list with a TTL
     (b"PERSIST", b"c"),
     (b"LPUSH", b"c", b"x", b"y"),  # two elements: the command's own path
+    (b"SADD", b"s", b"7", b"8"),
+    (b"HSET", b"h", b"f1", b"1", b"f2", b"2"),
+    (b"PEXPIREAT", b"s", b"%d" % (LATER * 1000)),  # a set and a hash with a TTL
+    (b"PEXPIREAT", b"h", b"%d" % (LATER * 1000)),
+    (b"SREM", b"s", b"v", b"12"),
+    (b"HDEL", b"h", b"f1"),
     (b"RPOP", b"c", b"2"),
     (b"GET", b"a", b"b"),  # wrong arity inside a run
     (b"SET", b"a"),
@@ -83,7 +92,8 @@ AFTER = [
     cmd
     for key in KEYS
     for cmd in [(b"TYPE", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key), (b"STRLEN", key),
-                (b"LRANGE", key, b"0", b"-1")]
+                (b"LRANGE", key, b"0", b"-1"), (b"SCARD", key), (b"SMISMEMBER", key, *VALUES),
+                (b"HLEN", key), (b"HMGET", key, *FIELDS)]
 ] + [(b"DBSIZE",)]
 
 
@@ -101,7 +111,8 @@ def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
         name, _, value = line.partition(b":")
         if name in (b"keyspace_hits", b"keyspace_misses", b"expired_keys"):
             fields[name] = value
-        elif name in (b"cmdstat_get", b"cmdstat_set", b"cmdstat_incr", b"cmdstat_decr", b"cmdstat_lpush", b"cmdstat_rpush"):
+        elif name in (b"cmdstat_get", b"cmdstat_set", b"cmdstat_incr", b"cmdstat_decr", b"cmdstat_lpush",
+                      b"cmdstat_rpush", b"cmdstat_sadd", b"cmdstat_hset"):
             fields[name] = value.split(b",usec=")[0]  # calls and failures, not times
             fields[name + b" failures"] = value.split(b"failed_calls=")[1]
     return fields
@@ -134,6 +145,8 @@ def _prepare(pair) -> tuple[int, int]:
         (b"APPEND", b"b", b"!"),
         (b"SET", b"t", b"ttl", b"EXAT", b"%d" % LATER),
         (b"SET", b"gone", b"soon", b"PX", b"1"),
+        (b"SADD", b"s", b"1", b"2"),
+        (b"HSET", b"h", b"f1", b"v"),
     )
     time.sleep(0.01)
     return _changes(pair.redis), _changes(pair.ours)
@@ -169,13 +182,15 @@ def test_runs_over_resp3(pair):
 
 
 def test_runs_update_the_access_time(pair):
-    _on_both(pair, ("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v"))
+    _on_both(pair, ("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v"),
+             ("SADD", "s", "x"), ("HSET", "h", "f", "v"))
     time.sleep(2.1)
     # (Not INCR: Redis stores small results as shared integer objects, whose idle time is
     # that of the last key holding the same number that was touched.)
     runs = [(b"GET", b"idle")] * 5 + [(b"SET", b"other", b"w")] * 3 + [(b"LPUSH", b"l", b"y")] * 3
+    runs += [(b"SADD", b"s", b"x")] * 3 + [(b"HSET", b"h", b"f", b"w")] * 3  # existing member, field
     pipeline_compare(pair, runs + [(b"MSET", b"m1", b"w", b"m2", b"w")])
-    for key in (b"idle", b"other", b"l", b"m1", b"m2"):
+    for key in (b"idle", b"other", b"l", b"m1", b"m2", b"s", b"h"):
         assert pair.check("OBJECT", "IDLETIME", key) == b":0\r\n"
 
 
@@ -215,10 +230,13 @@ def test_a_run_of_sets_fires_keyspace_events(pair):
 def test_runs_expire_keys_whose_ttl_passed(pair):
     theirs, ours = _prepare(pair)
     try:
-        _on_both(pair, *[("SET", "e%d" % i, "v", "PX", "1") for i in range(5)], ("RPUSH", "list", "x"), ("PEXPIRE", "list", "1"))
+        _on_both(pair, *[("SET", "e%d" % i, "v", "PX", "1") for i in range(5)], ("RPUSH", "list", "x"), ("PEXPIRE", "list", "1"),
+                 ("SADD", "set", "x"), ("PEXPIRE", "set", "1"), ("HSET", "hash", "f", "x"), ("PEXPIRE", "hash", "1"))
         time.sleep(0.01)
         pipeline_compare(pair, [(b"GET", b"a")] + [(b"GET", b"e%d" % i) for i in range(5)] + [(b"GET", b"a")] * 2)
         pipeline_compare(pair, [(b"RPUSH", b"list", b"y")] * 3 + [(b"LRANGE", b"list", b"0", b"-1")])
+        pipeline_compare(pair, [(b"SADD", b"set", b"y")] * 3 + [(b"SMEMBERS", b"set")])
+        pipeline_compare(pair, [(b"HSET", b"hash", b"g", b"y")] * 3 + [(b"HGETALL", b"hash")])
         assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
         pair.check("DBSIZE")
     finally:
@@ -279,6 +297,27 @@ def test_counter_runs_leave_what_they_cannot_step(pair):
         runs = [(name, key) for key in keys for name in (b"INCR", b"INCR", b"INCR", b"DECR", b"DECR")]
         pipeline_compare(pair, runs)
         pipeline_compare(pair, [cmd for key in keys for cmd in [(b"GET", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key)]])
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+    finally:
+        _restore(pair)
+
+
+def test_other_forms_inside_runs_and_what_they_change(pair):
+    """Inside each run, the command in another form (more arguments, an option) and requests
+    that change nothing (an existing member or field, the same value): replies, and the
+    change count Redis keeps (SADD counts only new members)."""
+    theirs, ours = _prepare(pair)
+    try:
+        pipeline = [
+            (b"SADD", b"s", b"1"), (b"SADD", b"s", b"3"), (b"SADD", b"s", b"4", b"5"), (b"SADD", b"s", b"3"),
+            (b"HSET", b"h", b"f1", b"v"), (b"HSET", b"h", b"f2", b"w"), (b"HSET", b"h", b"f1", b"1", b"f3", b"3"),
+            (b"HSET", b"h", b"f2", b"w"),
+            (b"RPUSH", b"c", b"y"), (b"RPUSH", b"c", b"y", b"z"), (b"RPUSH", b"c", b"y"),
+            (b"SET", b"a", b"1"), (b"SET", b"a", b"2", b"GET"), (b"SET", b"a", b"3"),
+            (b"INCR", b"a"), (b"INCR", b"a", b"1"), (b"INCR", b"a"),
+            (b"GET", b"a"), (b"GET", b"a", b"b"), (b"GET", b"a"),
+        ]
+        pipeline_compare(pair, pipeline + AFTER)
         assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
     finally:
         _restore(pair)
