@@ -3,8 +3,8 @@
 What lives where
 ----------------
 ``python -m bench``      the side-by-side run (``sidebyside.py``): Debian's redis-server and a
-                         ``python -m server`` node, each pinned to a core and run one after the
-                         other, measured with ``redis-benchmark`` over the same tests.
+                         ``python -m server`` node, each pinned to a core and loaded in turn,
+                         test by test, with ``redis-benchmark`` over the same tests.
 ``machine.py``           what the machine is (cores, CPU model, versions), the core pinning plan,
                          and a process's CPU time from ``/proc/<pid>/stat``.
 ``servers.py``           starting and stopping the two servers as pinned subprocesses.

@@ -7,13 +7,14 @@ core count, the CPU model, the Python that ran Vermilion and the versions of the
 and tools on the hot path (``machine_info``).
 
 Pinning (``plan_pinning``) keeps the servers and the load generator from competing for a
-core. The servers never run at the same time (the harness starts one, measures it, stops
-it, then starts the other), so they may share a core:
+core. The servers are never under load at the same time (the side-by-side run keeps both
+started and loads one at a time; the other bench scripts run one after the other), so they
+may share a core:
 
 * 3 or more usable cores: Redis on the first, Vermilion on the second, ``redis-benchmark``
   on the third, choosing cores that are not hyper-thread siblings of each other when the
   topology allows it;
-* 2 cores (this project's machines): both servers on the first core, one after the other,
+* 2 cores (this project's machines): both servers on the first core, loaded one at a time,
   ``redis-benchmark`` on the second;
 * 1 core: no pinning is possible; the run says so and its numbers are only indicative.
 
@@ -99,10 +100,10 @@ def plan_pinning(cpus: list[int] | None = None) -> Pinning:
     if len(cpus) >= 3:
         r, v, lg = _distinct_physical(cpus, 3)
         return Pinning(r, v, lg, f"Redis on CPU {r}, Vermilion on CPU {v}, redis-benchmark on CPU {lg}; "
-                                 "the servers run one after the other")
+                                 "the servers are loaded one at a time")
     if len(cpus) == 2:
         s, lg = cpus
-        return Pinning(s, s, lg, f"{len(cpus)} cores: both servers on CPU {s}, one after the other, never at "
+        return Pinning(s, s, lg, f"{len(cpus)} cores: both servers on CPU {s}, never under load at "
                                  f"the same time; redis-benchmark on CPU {lg}")
     return Pinning(None, None, None, "1 core: nothing pinned; servers and redis-benchmark share it")
 

@@ -6,8 +6,9 @@ Design note
    packages (``servers.snapshot_source``) so that every pass runs the same code.
 2. Probe: start Vermilion alone and run each candidate test briefly; a test it answers with
    an error is left out of the default selection (and is an error when asked for by name).
-3. Measure, alternating servers: for each repeat, Redis then Vermilion, each a fresh
-   process running alone on its core, through every pipeline depth and every test (one
+3. Measure, alternating servers test by test: each repeat starts a fresh Redis and a fresh
+   Vermilion, and every test (each pipeline depth) runs against one and then the other,
+   which goes first alternating; only one server is ever under load (one
    ``redis-benchmark`` invocation per test, the server's CPU time read around it).
 4. Report the medians over the repeats, per pipeline depth, and the project's goals.
 
@@ -32,7 +33,7 @@ from .loadgen import ALL_TESTS, test_title
 from .machine import Pinning, machine_info, plan_pinning, system_cpu_seconds, wait_until_quiet
 from .report import (SERVERS, Sample, document, format_table, goal_lines, markdown, other_load_line,
                      summarize)
-from .servers import NAMES, BenchError, running, snapshot_source, source_revision
+from .servers import BenchError, running, snapshot_source, source_revision
 
 DEFAULT_REQUESTS = 100_000
 QUICK_REQUESTS = 2_000
@@ -138,15 +139,22 @@ def measure_one(args, server, test: str, pipeline: int, pinning: Pinning, repeat
 
 
 def measure(args, tests: list[str], pinning: Pinning) -> list[Sample]:
+    """Each repeat starts both servers afresh; each test then runs against one and at once
+    against the other, the first of the two alternating from test to test. The two figures
+    of a ratio are taken seconds apart: the VM's speed drifts over minutes, and a whole pass
+    of one server after the other's let that drift into the ratio."""
     samples: list[Sample] = []
     for repeat in range(args.repeat):
-        for kind in SERVERS:
-            _say(f"repeat {repeat + 1}/{args.repeat}: {NAMES[kind]}")
-            with running(kind, pinning, args.source) as server:
-                for pipeline in args.pipeline:
-                    for test in tests:
+        _say(f"repeat {repeat + 1}/{args.repeat}")
+        with running(SERVERS[0], pinning, args.source) as one, running(SERVERS[1], pinning, args.source) as two:
+            turn = repeat
+            for pipeline in args.pipeline:
+                for test in tests:
+                    for server in (one, two) if turn % 2 == 0 else (two, one):
                         samples.append(measure_one(args, server, test, pipeline, pinning, repeat))
-                server.check_alive()
+                    turn += 1
+            one.check_alive()
+            two.check_alive()
     return samples
 
 

@@ -40,8 +40,15 @@ def test_quick_side_by_side_run_produces_table_and_json(tmp_path):
                 assert entry[server]["cpu_us_per_request"] >= 0
             assert entry["ratio"] == pytest.approx(
                 entry["vermilion"]["ops_per_sec"] / entry["redis"]["ops_per_sec"])
-    # One sample per server, pipeline and test; Redis measured before Vermilion.
-    assert [s["server"] for s in doc["samples"]] == ["redis"] * 6 + ["vermilion"] * 6
+    # One sample per server, pipeline and test, the two servers in turn for each test, the
+    # first of them alternating.
+    samples = [(s["pipeline"], s["test"], s["server"]) for s in doc["samples"]]
+    tests = [(p, t) for p in (1, 16) for t in ("ping_mbulk", "set", "get")]
+    assert samples == [
+        (p, t, server)
+        for i, (p, t) in enumerate(tests)
+        for server in (("redis", "vermilion") if i % 2 == 0 else ("vermilion", "redis"))
+    ]
 
 
 def test_unknown_test_name_is_refused():
