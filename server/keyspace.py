@@ -242,22 +242,25 @@ class Database:
         return True
 
     # -- writes ------------------------------------------------------------------------------
-    def plain_writes(self) -> bool:
-        """Whether a write needs nothing beyond the store, the access clock and the change
-        count: no key is watched, memory is not tracked, no client waits on a key here, no
-        keyspace event is wanted, no SCAN index is open, and this is not an LFU database.
-        The write run handlers (``CommandSpec.run``) serve only then: anything new that must
-        see every write (client-side caching's invalidations, say) belongs in this test, and
-        whatever must see every read in ``get_run``'s."""
+    def write_run_state(self):
+        """What a write run handler (``CommandSpec.run``) works with -- ``(data, expires, lru,
+        the LRU clock)`` -- when a write needs nothing beyond the store, the access clock and
+        the change count; None otherwise: a key is watched, memory is tracked, a client
+        waits on a key here, a keyspace event is wanted, a SCAN index is open, or this is an
+        LFU database. Anything new that must see every write (client-side caching's
+        invalidations, say) belongs in this test, and whatever must see every read in
+        ``get_run``'s."""
         node = self.node
-        return not (
+        if (
             self.__class__ is not Database
             or node.notify_flags
             or node.watched
             or node.memory_tracking
             or self.blocking_keys
             or self.scan_index is not None
-        )
+        ):
+            return None
+        return self.data, self.expires, self.lru, self.clock.lru
 
     def set(self, key: bytes, value, keepttl: bool = False) -> None:
         """Add or overwrite (setKey): drops the TTL unless ``keepttl``; signals the write.

@@ -111,16 +111,14 @@ def _hset(c, argv, name: str) -> int:
 
 def hset_run(c, reqs: list, i: int, out: list) -> int:
     """HSET's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they set one
-    field of an existing hash without a TTL, in the state ``Database.plain_writes``
+    field of an existing hash without a TTL, in the state ``Database.write_run_state``
     describes; ``hset``'s one-field path inlined. A missing key, another type or a TTL is
     left to HSET."""
     db = c.db
-    if not db.plain_writes():
+    state = db.write_run_state()
+    if state is None:
         return i
-    data = db.data
-    expires = db.expires
-    lru = db.lru
-    now_lru = db.clock.lru
+    data, expires, lru, now_lru = state
     values = db.node.config.values
     max_entries, max_value = values[_ENTRIES], values[_VALUE]
     name = reqs[i][0]

@@ -182,18 +182,16 @@ def _push(c, argv, left: bool, existing_only: bool) -> bytes:
 def _push_run(left: bool):
     """The run handler of LPUSH (``left``) or RPUSH, see ``CommandSpec.run``: serves
     ``reqs[i:]`` while they push one element onto an existing list without a TTL, in the
-    state ``Database.plain_writes`` describes; ``_push`` inlined. A missing key (the list
+    state ``Database.write_run_state`` describes; ``_push`` inlined. A missing key (the list
     is created), another type or a TTL is left to the command."""
     integer = enc.integer
 
     def run(c, reqs: list, i: int, out: list) -> int:
         db = c.db
-        if not db.plain_writes():
+        state = db.write_run_state()
+        if state is None:
             return i
-        data = db.data
-        expires = db.expires
-        lru = db.lru
-        now_lru = db.clock.lru
+        data, expires, lru, now_lru = state
         name = reqs[i][0]
         append = out.append
         j = i

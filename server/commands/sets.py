@@ -90,15 +90,13 @@ def _removed_all(c, db, key: bytes) -> None:
 
 def sadd_run(c, reqs: list, i: int, out: list) -> int:
     """SADD's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they add one
-    member to an existing set without a TTL, in the state ``Database.plain_writes``
+    member to an existing set without a TTL, in the state ``Database.write_run_state``
     describes; ``sadd`` inlined. A missing key, another type or a TTL is left to SADD."""
     db = c.db
-    if not db.plain_writes():
+    state = db.write_run_state()
+    if state is None:
         return i
-    data = db.data
-    expires = db.expires
-    lru = db.lru
-    now_lru = db.clock.lru
+    data, expires, lru, now_lru = state
     config = db.node.config
     name = reqs[i][0]
     append = out.append

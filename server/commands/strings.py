@@ -278,16 +278,14 @@ def set_run(c, reqs: list, i: int, out: list) -> int:
     """SET's run handler (see ``CommandSpec.run``): serves ``reqs[i:]`` while they are plain
     ``SET key value`` of keys without a TTL, and returns the index of the first request it
     left. It is ``Database.set`` inlined for the state a cache is usually in
-    (``Database.plain_writes``); otherwise it serves nothing.
+    (``Database.write_run_state``); otherwise it serves nothing.
     """
     db = c.db
-    if not db.plain_writes():
+    state = db.write_run_state()
+    if state is None:
         return i
-    data = db.data
-    expires = db.expires
+    data, expires, lru, now_lru = state
     hint = db.embstr_hint  # SET never adds to it: empty now, empty through the run
-    lru = db.lru
-    now_lru = db.clock.lru
     name = reqs[i][0]
     j = i
     for argv in islice(reqs, i, None):
@@ -414,13 +412,11 @@ def _mset(c, argv, name: str) -> None:
         raise CommandError(E.wrong_arity(name))
     db = c.db
     node = c.node
-    if db.plain_writes():
+    state = db.write_run_state()
+    if state is not None:
         # set_key inlined, as in set_run; a key with a TTL still goes through set_key.
-        data = db.data
-        expires = db.expires
+        data, expires, lru, now_lru = state
         hint = db.embstr_hint
-        lru = db.lru
-        now_lru = db.clock.lru
         inline = 0
         for i in range(1, len(argv), 2):
             key = argv[i]
@@ -576,13 +572,11 @@ def _counter_run(delta: int):
 
     def run(c, reqs: list, i: int, out: list) -> int:
         db = c.db
-        if not db.plain_writes():
+        state = db.write_run_state()
+        if state is None:
             return i
-        data = db.data
-        expires = db.expires
+        data, expires, lru, now_lru = state
         hint = db.embstr_hint  # counters never add to it: empty now, empty through the run
-        lru = db.lru
-        now_lru = db.clock.lru
         name = reqs[i][0]
         append = out.append
         j = i
