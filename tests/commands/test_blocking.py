@@ -15,6 +15,7 @@ import redis
 import redis.asyncio
 
 from tests.support.resp import ConnectionClosed, RawClient
+from tests.support.waiting import wait_for
 
 
 def client_id(conn: RawClient) -> int:
@@ -30,14 +31,6 @@ def blocked_ids(admin: RawClient) -> set[int]:
     return ids
 
 
-def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
-
-
 def info_field(admin: RawClient, section: str, name: str) -> str:
     text = admin.call("INFO", section).decode()
     return text.split(name + ":", 1)[1].split("\r\n", 1)[0]
@@ -47,7 +40,7 @@ def block(admin: RawClient, conn: RawClient, *command) -> None:
     """Send a command that must block and wait until the server shows it blocked."""
     cid = client_id(conn)
     conn.send_command(*command)
-    wait_until(lambda: cid in blocked_ids(admin))
+    wait_for(lambda: cid in blocked_ids(admin))
 
 
 @pytest.fixture
@@ -249,7 +242,7 @@ def test_redis_py_sees_client_unblock_error_as_a_response_error(node):
 
     thread = threading.Thread(target=wait)
     thread.start()
-    wait_until(lambda: admin.info("clients")["blocked_clients"] == 1)
+    wait_for(lambda: admin.info("clients")["blocked_clients"] == 1)
     assert admin.client_unblock(wid, error=True) == 1
     thread.join(5)
     assert errors == ["UNBLOCKED client unblocked via CLIENT UNBLOCK"]
@@ -264,7 +257,7 @@ def test_a_client_that_disconnects_while_blocked_leaves_no_trace(node, admin, cl
     block(admin, stays, "BLPOP", "k", "0")
     assert info_field(admin, "clients", "blocked_clients") == "2"
     gone.close()
-    wait_until(lambda: info_field(admin, "clients", "blocked_clients") == "1")
+    wait_for(lambda: info_field(admin, "clients", "blocked_clients") == "1")
     admin.call("RPUSH", "j", "kept")
     admin.call("RPUSH", "k", "served")
     assert stays.read_reply() == b"*2\r\n$1\r\nk\r\n$6\r\nserved\r\n"
@@ -278,7 +271,7 @@ def test_client_kill_of_a_blocked_client(admin, clients):
     wid = client_id(waiter)
     block(admin, waiter, "BLPOP", "k", "0")
     assert admin.call("CLIENT", "KILL", "ID", wid) == b":1\r\n"
-    wait_until(lambda: info_field(admin, "clients", "blocked_clients") == "0")
+    wait_for(lambda: info_field(admin, "clients", "blocked_clients") == "0")
     admin.call("RPUSH", "k", "v")
     assert admin.call("LLEN", "k") == b":1\r\n"
 
@@ -298,7 +291,7 @@ def test_a_served_client_runs_the_rest_of_its_pipeline(admin, clients):
 
 def client_id_of_blocked(admin: RawClient, timeout: float = 5.0):
     found: list[int] = []
-    wait_until(lambda: found.extend(blocked_ids(admin)) or found, timeout)
+    wait_for(lambda: found.extend(blocked_ids(admin)) or found, timeout)
     return found[0]
 
 
@@ -337,7 +330,7 @@ def test_redis_py_pipeline_with_a_blocking_command(node):
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait_until(lambda: admin.info("clients")["blocked_clients"] == 1)
+    wait_for(lambda: admin.info("clients")["blocked_clients"] == 1)
     admin.rpush("k", "v")
     thread.join(5)
     assert results == [(b"k", b"v"), 1, b"1"]
@@ -409,7 +402,7 @@ def test_unblock_all_answers_every_blocked_client_and_closes_it(node, admin, cli
         )
         with pytest.raises((ConnectionClosed, OSError)):
             conn.call("PING")
-    wait_until(lambda: info_field(admin, "clients", "blocked_clients") == "0")
+    wait_for(lambda: info_field(admin, "clients", "blocked_clients") == "0")
     assert admin.call("PING") == b"+PONG\r\n"
 
 

@@ -12,17 +12,7 @@ import time
 
 import pytest
 import redis
-
-
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.01):
-    """Poll ``condition`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(interval)
+from tests.support.waiting import wait_for
 
 
 def keyspace(r, db: int = 0) -> dict:
@@ -169,7 +159,7 @@ def test_active_expiry_reclaims_keys_nobody_touches(client):
     for i in range(200):
         r.pexpire(f"short:{i}", 50)
     assert keyspace(r)["expires"] == 200
-    wait_until(lambda: r.dbsize() == 200, timeout=5)
+    wait_for(lambda: r.dbsize() == 200, timeout=5)
     assert keyspace(r) == {"keys": 200, "expires": 0, "avg_ttl": 0}
     assert expired_keys(r) == 200
     assert r.exists(*[f"plain:{i}" for i in range(200)]) == 200
@@ -194,7 +184,7 @@ def test_a_large_set_of_expiring_keys_is_reclaimed_within_bounded_time(client):
     try:
         r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         started = time.monotonic()
-        wait_until(lambda: r.dbsize() == 1, timeout=20, interval=0.05)
+        wait_for(lambda: r.dbsize() == 1, timeout=20, interval=0.05)
         elapsed = time.monotonic() - started
     finally:
         r.config_set("hz", 10)
@@ -224,7 +214,7 @@ def test_mixed_ttl_workload_only_reclaims_what_expired(make_node):
     for k in plain:
         pipe.set(k, "v")
     pipe.execute()
-    wait_until(lambda: r.dbsize() == 6000, timeout=20, interval=0.05)
+    wait_for(lambda: r.dbsize() == 6000, timeout=20, interval=0.05)
     assert keyspace(r)["expires"] == 3000
     assert expired_keys(r) == 3000
     assert r.exists(*long_) == 3000 and r.exists(*plain) == 3000
@@ -247,7 +237,7 @@ def test_a_few_stale_keys_among_many_live_ones_are_still_reclaimed(make_node):
     for i in range(40):
         pipe.set(f"short:{i}", "v", px=30)
     pipe.execute()
-    wait_until(lambda: r.dbsize() == 2000, timeout=10, interval=0.02)
+    wait_for(lambda: r.dbsize() == 2000, timeout=10, interval=0.02)
     assert expired_keys(r) == 40
     r.close()
 
@@ -260,7 +250,7 @@ def test_active_expiry_can_be_switched_off_and_on(lazy_only):
     time.sleep(0.3)  # a few cron periods with the cycle off
     assert r.dbsize() == 50
     r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
-    wait_until(lambda: r.dbsize() == 0, timeout=5)
+    wait_for(lambda: r.dbsize() == 0, timeout=5)
     assert expired_keys(r) == 50
 
 
@@ -271,7 +261,7 @@ def test_expiry_in_every_database(client, node):
         o.mset({f"k:{i}": 1 for i in range(100)})
         for i in range(100):
             o.pexpire(f"k:{i}", 30)
-    wait_until(lambda: all(o.dbsize() == 0 for o in others), timeout=5)
+    wait_for(lambda: all(o.dbsize() == 0 for o in others), timeout=5)
     assert expired_keys(r) == 300
     for o in others:
         o.close()

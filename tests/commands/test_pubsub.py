@@ -16,14 +16,7 @@ import redis.asyncio
 
 from tests.support.pubsub import received
 from tests.support.resp import ConnectionClosed, RawClient
-
-
-def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
+from tests.support.waiting import wait_for
 
 
 def next_message(p, timeout: float = 5.0) -> dict:
@@ -62,7 +55,7 @@ def clients(shared_node, protocol):
     yield make
     for c in made:
         c.close()
-    wait_until(lambda: publisher.pubsub_numpat() == 0 and not publisher.pubsub_channels())
+    wait_for(lambda: publisher.pubsub_numpat() == 0 and not publisher.pubsub_channels())
 
 
 # -- delivery ------------------------------------------------------------------------------
@@ -285,7 +278,7 @@ def test_disconnect_removes_every_subscription(clients):
     pub = clients.publisher
     assert pub.info("stats")["pubsub_channels"] == 2
     p.close()
-    wait_until(lambda: pub.pubsub_numpat() == 0)
+    wait_for(lambda: pub.pubsub_numpat() == 0)
     assert pub.pubsub_numsub("c1", "c2") == [(b"c1", 0), (b"c2", 0)]
     assert pub.pubsub_shardnumsub("s1") == [(b"s1", 0)]
     assert pub.pubsub_channels() == []
@@ -391,7 +384,7 @@ def test_slow_subscriber_is_disconnected_at_the_hard_limit(make_node):
     assert counts[0] == b":2\r\n" and counts[-1] == b":1\r\n", "the slow subscriber was never cut off"
     assert pub.call("PUBSUB", "NUMSUB", "feed") == b"*2\r\n$4\r\nfeed\r\n:1\r\n"
     assert node.stats.client_output_buffer_limit_disconnections == 1
-    wait_until(lambda: len(node.clients) == 2)
+    wait_for(lambda: len(node.clients) == 2)
     slow.close()
     pub.close()
     good.close()
@@ -412,7 +405,7 @@ def test_slow_subscriber_is_disconnected_after_the_soft_limit_seconds(make_node)
     assert pub.call("PUBLISH", "feed", b"still within the soft seconds") == b":1\r\n"
     node.clock.advance(11_000)  # past the soft seconds
     assert pub.call("PUBLISH", "feed", b"one more") == b":1\r\n"  # counted, then cut off
-    wait_until(lambda: pub.call("PUBSUB", "NUMSUB", "feed") == b"*2\r\n$4\r\nfeed\r\n:0\r\n")
+    wait_for(lambda: pub.call("PUBSUB", "NUMSUB", "feed") == b"*2\r\n$4\r\nfeed\r\n:0\r\n")
     slow.close()
     pub.close()
 

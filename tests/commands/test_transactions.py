@@ -15,16 +15,9 @@ import pytest
 import redis
 
 from tests.support.resp import RawClient
+from tests.support.waiting import wait_for
 
 EXECABORT = b"-EXECABORT Transaction discarded because of previous errors.\r\n"
-
-
-def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
 
 
 def client_fields(admin: RawClient, name: str) -> dict[str, str]:
@@ -363,7 +356,7 @@ def test_watchers_leave_no_trace_when_they_go(node, raw):
     assert len(node.watched) == 2
     a.close()
     b.call("UNWATCH")
-    wait_until(lambda: not node.watched)
+    wait_for(lambda: not node.watched)
     c = raw()
     c.call("SET", "k1", "v")  # nobody is told: the write path only tests node.watched
     assert c.call("GET", "k1") == b"$1\r\nv\r\n"
@@ -445,7 +438,7 @@ def test_blocking_commands_inside_multi_answer_at_once(raw):
 def test_blocked_clients_are_served_only_after_exec(node, raw):
     waiter, writer, admin = raw("waiter"), raw(), raw()
     waiter.send_command("BLPOP", "l", "0")
-    wait_until(lambda: "b" in client_fields(admin, "waiter")["flags"])
+    wait_for(lambda: "b" in client_fields(admin, "waiter")["flags"])
     writer.call("MULTI")
     writer.call("RPUSH", "l", "x")
     writer.call("LLEN", "l")
@@ -458,7 +451,7 @@ def test_blocked_clients_are_served_only_after_exec(node, raw):
 def test_a_transaction_that_empties_the_list_again_leaves_the_waiter_blocked(raw):
     waiter, writer, admin = raw("waiter"), raw(), raw()
     waiter.send_command("BLPOP", "l", "0")
-    wait_until(lambda: "b" in client_fields(admin, "waiter")["flags"])
+    wait_for(lambda: "b" in client_fields(admin, "waiter")["flags"])
     writer.call("MULTI")
     writer.call("LPUSH", "l", "x")
     writer.call("LPOP", "l")

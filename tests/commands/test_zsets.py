@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.datatypes.zset import LexBound, ZSet, lex_empty
+from tests.support.waiting import wait_for
 
 # -- commands --------------------------------------------------------------------------------
 
@@ -164,20 +165,12 @@ def _blocked_count(r) -> int:
     return r.info("clients")["blocked_clients"]
 
 
-def _wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.005)
-
-
 def test_bzpopmin_is_served_by_a_later_zadd(r, shared_node):
     other = redis.Redis(port=shared_node.port, socket_timeout=10)
     result = {}
     waiter = threading.Thread(target=lambda: result.update(v=other.bzpopmin(["k1", "k2"], 5)))
     waiter.start()
-    _wait_until(lambda: _blocked_count(r) == 1)
+    wait_for(lambda: _blocked_count(r) == 1)
     r.zadd("k2", {"a": 2, "b": 1})
     waiter.join(5)
     other.close()

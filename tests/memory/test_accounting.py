@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import pytest
 import redis
@@ -27,23 +26,13 @@ from hypothesis import strategies as st
 
 from server.memory import Account, churn_bytes, dict_bytes, key_cost
 from tests.support.resp import RawClient
+from tests.support.waiting import wait_for
 
 from .conftest import memory
 
 MILLION = 1_000_000
 MB = 1 << 20
 TRACKED = ("--maxmemory", "64gb", "--maxmemory-policy", "allkeys-lru")
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def delete_all(client: redis.Redis, prefix: str, n: int, per_command: int = 1000) -> None:

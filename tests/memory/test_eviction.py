@@ -13,7 +13,6 @@ Error texts and OBJECT replies are compared byte for byte with a private redis-s
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import redis
@@ -21,6 +20,7 @@ import redis
 from tests.support.differential import Pair
 from tests.support.resp import RawClient
 from tests.support.servers import real_redis
+from tests.support.waiting import wait_for
 
 OOM = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 VOLATILE = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
@@ -41,17 +41,6 @@ def on_node(node, fn):
 
 def advance(node, seconds: float) -> None:
     on_node(node, lambda: node.clock.advance(int(seconds * 1000)))
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def fill(r: redis.Redis, prefix: str, n: int, ttl: int | None = None, start: int = 0) -> list[bytes]:

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.support.servers import REDIS_SERVER, free_port
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_CHECK_AOF = shutil.which("redis-check-aof") or "/usr/bin/redis-check-aof"
@@ -177,24 +178,13 @@ def incr_files(aof_dir) -> list[Path]:
     return [Path(aof_dir, n) for n in names]
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(interval)
-
-
 def wait_rewrite_done(r: redis.Redis, timeout: float = 20.0) -> dict:
     """Until no AOF rewrite runs or is scheduled; returns INFO persistence."""
     def done():
         i = r.info("persistence")
         return i if not i["aof_rewrite_in_progress"] and not i["aof_rewrite_scheduled"] else None
 
-    return wait_until(done, timeout, what="the AOF rewrite")
+    return wait_for(done, timeout, what="the AOF rewrite")
 
 
 class WriteLoad:
@@ -249,7 +239,7 @@ class WriteLoad:
             t.join(timeout)
 
     def wait_acked(self, count: int, timeout: float = 20.0) -> None:
-        wait_until(lambda: len(self.acked) >= count, timeout, what="%d acknowledged writes" % count)
+        wait_for(lambda: len(self.acked) >= count, timeout, what="%d acknowledged writes" % count)
 
 
 def present_keys(r: redis.Redis, keys) -> set[bytes]:
@@ -330,7 +320,7 @@ def read_trace(trace_file) -> list[Syscall]:
 def traced_child_pid(sp: ServerProcess) -> int:
     """The server under ``spawn_traced``'s strace (strace's only child)."""
     pid = sp.proc.pid
-    children = wait_until(lambda: Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split(),
+    children = wait_for(lambda: Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split(),
                           what="strace to start the server")
     return int(children[0])
 

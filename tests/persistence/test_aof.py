@@ -38,10 +38,10 @@ from tests.persistence.aof_support import (
     manifest_lines,
     wait_ready,
     wait_rewrite_done,
-    wait_until,
 )
 from tests.persistence.support import diff, populate, redis_on, snapshot
 from tests.support.servers import REDIS_SERVER, free_port, vermilion
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def _written_script(aof_dir: Path) -> bytes:
     """The incr file once the script's last command is in it: under everysec a write waits
     (up to 2 s) while a background fsync runs, so on a busy disk the tail may come late."""
     incr = incr_files(aof_dir)[0]
-    return wait_until(lambda: (lambda d: d if d.endswith(b"FLUSHDB\r\n") else None)(incr.read_bytes()),
+    return wait_for(lambda: (lambda d: d if d.endswith(b"FLUSHDB\r\n") else None)(incr.read_bytes()),
                       what="the script's last command in the AOF")
 
 
@@ -218,7 +218,7 @@ def test_sizes_in_info_follow_the_files(tmp_path):
         for i in range(50):
             r.set("k%d" % i, "v" * i)
         # (a write may wait while a background fsync runs: everysec postpones it up to 2 s)
-        info = wait_until(lambda: (lambda i: i if i["aof_buffer_length"] == 0 else None)(r.info("persistence")),
+        info = wait_for(lambda: (lambda i: i if i["aof_buffer_length"] == 0 else None)(r.info("persistence")),
                           what="the buffer to be written")
         incr = incr_files(tmp_path / "appendonlydir")[0]
         assert info["aof_current_size"] == incr.stat().st_size  # the start-up base is not counted
@@ -258,7 +258,7 @@ def test_bgrewriteaof_replies_like_redis(dirs):
         except redis.ResponseError as exc:
             out.append(str(exc))
         r.config_set("rdb-key-save-delay", 0)
-        wait_until(lambda: not r.info("persistence")["aof_rewrite_in_progress"], what="rewrite")
+        wait_for(lambda: not r.info("persistence")["aof_rewrite_in_progress"], what="rewrite")
         r.config_set("rdb-key-save-delay", 100_000)
         r.bgsave()
         out.append(raw(r, "BGREWRITEAOF"))
@@ -326,7 +326,7 @@ def test_growth_triggers_an_automatic_rewrite(tmp_path):
         r = redis.Redis(port=node.port)
         for i in range(300):
             r.set("k%d" % i, "v" * 20)
-        wait_until(lambda: r.info("persistence")["aof_rewrites"] >= 1, what="an automatic rewrite")
+        wait_for(lambda: r.info("persistence")["aof_rewrites"] >= 1, what="an automatic rewrite")
         wait_rewrite_done(r)
         assert r.dbsize() == 300
     assert manifest_lines(tmp_path / "appendonlydir")[0].startswith("file appendonly.aof.2.base.rdb")
@@ -479,7 +479,7 @@ def test_a_failing_write_turns_writes_away_until_the_disk_recovers(tmp_path):
                     out.append(str(exc))
             out.append(r.info("persistence")["aof_last_write_status"])
             resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-            wait_until(lambda: r.info("persistence")["aof_last_write_status"] == "ok", what="recovery")
+            wait_for(lambda: r.info("persistence")["aof_last_write_status"] == "ok", what="recovery")
             out.append(r.set("after", "1"))
             messages = log_messages(sp.log())
             out.append([m for m in messages if "AOF" in m and "Creating" not in m and "fsync" not in m])

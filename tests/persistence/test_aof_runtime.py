@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.persistence.aof_support import check_aof, log_messages, manifest_lines, server, wait_rewrite_done, wait_until
+from tests.persistence.aof_support import check_aof, log_messages, manifest_lines, server, wait_rewrite_done
 from tests.persistence.support import diff, snapshot
+from tests.support.waiting import wait_for
 
 #: rdb-key-save-delay (µs per key) for a child that must still be running when looked at:
 #: with KEYS keys it works for about KEYS * DELAY.
@@ -44,7 +45,7 @@ def fill(r: redis.Redis) -> None:
 
 
 def in_progress(r: redis.Redis) -> dict:
-    return wait_until(lambda: (lambda i: i if i["aof_rewrite_in_progress"] else None)(r.info("persistence")),
+    return wait_for(lambda: (lambda i: i if i["aof_rewrite_in_progress"] else None)(r.info("persistence")),
                       what="the rewrite child")
 
 
@@ -68,14 +69,14 @@ def test_bgrewriteaof_records_the_new_incr_file_at_once_and_drops_the_old_ones_a
         in_progress(r)
         r.set("during", "1")  # goes to the new incr file
         # the child's work in progress is a temp file in dir (its name changes when it is done)
-        wait_until(lambda: list(data.glob("temp-rewriteaof-*")), what="the child's temp file")
+        wait_for(lambda: list(data.glob("temp-rewriteaof-*")), what="the child's temp file")
         during = (manifest_lines(data / "appendonlydir"), files(data / "appendonlydir"))
         wait_rewrite_done(r)
         r.set("after", "1")
         after = (manifest_lines(data / "appendonlydir"), files(data / "appendonlydir"), files(data))
         incr = data / "appendonlydir" / "appendonly.aof.2.incr.aof"
         # (under everysec a write may wait up to 2 s behind a background fsync)
-        logged = wait_until(lambda: b"after" in incr.read_bytes(), what="the last write in the new incr file")
+        logged = wait_for(lambda: b"after" in incr.read_bytes(), what="the last write in the new incr file")
         return during, after, logged and b"during" in incr.read_bytes()
 
     got = both(tmp_path, script, "--appendonly", "yes")
@@ -166,7 +167,7 @@ def test_no_shutdown_while_the_first_aof_is_written_unless_forced(tmp_path, how)
                 out.append(str(exc))
         else:
             sp.proc.send_signal(signal.SIGTERM)
-            wait_until(lambda: any("can't exit" in m for m in log_messages(sp.log())), what="the refusal")
+            wait_for(lambda: any("can't exit" in m for m in log_messages(sp.log())), what="the refusal")
             out.append(None)
         out.append(r.ping())
         try:
@@ -240,12 +241,12 @@ def test_turning_the_aof_off_during_a_rewrite_kills_the_child_and_keeps_the_file
         r.config_set("rdb-key-save-delay", DELAY * 10)
         r.bgrewriteaof()
         in_progress(r)
-        wait_until(lambda: list(data.glob("temp-rewriteaof-*")), what="the child's temp file")
+        wait_for(lambda: list(data.glob("temp-rewriteaof-*")), what="the child's temp file")
         assert r.config_set("appendonly", "no") is True
         info = r.info("persistence")
         state = [info[f] for f in ("aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled")]
         r.set("not-logged", "1")
-        wait_until(lambda: not list(data.glob("temp-rewriteaof-*")), what="the temp file to go")
+        wait_for(lambda: not list(data.glob("temp-rewriteaof-*")), what="the temp file to go")
         return (state, manifest_lines(data / "appendonlydir"), files(data / "appendonlydir"), files(data),
                 b"not-logged" in (data / "appendonlydir" / "appendonly.aof.2.incr.aof").read_bytes())
 

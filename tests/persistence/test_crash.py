@@ -31,9 +31,9 @@ from tests.persistence.aof_support import (
     spawn,
     wait_ready,
     wait_rewrite_done,
-    wait_until,
 )
 from tests.persistence.support import diff, snapshot
+from tests.support.waiting import wait_for
 
 #: How long the load runs before the kill, and the acknowledgements it must have reached.
 LOAD_SECONDS = 1.5
@@ -114,7 +114,7 @@ def test_rdb_only_restores_exactly_the_last_snapshot(tmp_path):
         r.config_set("rdb-key-save-delay", 50)  # the child runs while new writes arrive
         assert r.bgsave() is True
         load = WriteLoad(sp.port, clients=3).start()
-        wait_until(lambda: not r.info("persistence")["rdb_bgsave_in_progress"], 30, what="BGSAVE")
+        wait_for(lambda: not r.info("persistence")["rdb_bgsave_in_progress"], 30, what="BGSAVE")
         assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
         load.wait_acked(len(load.acked) + 100)
         sp.kill9()
@@ -175,7 +175,7 @@ def test_a_crash_during_a_rewrite_loses_nothing(tmp_path):
         r = sp.client()
         r.config_set("rdb-key-save-delay", 200)
         assert r.bgrewriteaof() is True
-        wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"], what="the rewrite child")
+        wait_for(lambda: r.info("persistence")["aof_rewrite_in_progress"], what="the rewrite child")
         time.sleep(0.3)
 
     load, _, sp = crash_under_load(data, *args, clients=3, before_kill=start_slow_rewrite)
@@ -195,9 +195,9 @@ def test_a_killed_rewrite_child_is_an_error_but_no_loss(tmp_path):
             r.set("k%d" % i, i)
         r.config_set("rdb-key-save-delay", 100_000)
         r.bgrewriteaof()
-        pid = wait_until(lambda: _rewrite_child(sp), what="the rewrite child")
+        pid = wait_for(lambda: _rewrite_child(sp), what="the rewrite child")
         os.kill(pid, signal.SIGKILL)
-        info = wait_until(lambda: (lambda i: i if not i["aof_rewrite_in_progress"] else None)(
+        info = wait_for(lambda: (lambda i: i if not i["aof_rewrite_in_progress"] else None)(
             r.info("persistence")), what="the child to be reaped")
         assert info["aof_last_bgrewrite_status"] == "err"
         assert info["aof_rewrites_consecutive_failures"] == 1

@@ -15,23 +15,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.persistence.aof_support import log_messages, server, wait_until
+from tests.persistence.aof_support import log_messages, server
 from tests.persistence.support import check_rdb, diff, populate, snapshot
 from tests.support.differential import Pair
 from tests.support.resp import RawClient
 from tests.support.servers import free_port, real_redis, vermilion, wait_port
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(interval)
 
 
 def persistence(r: redis.Redis) -> dict:
@@ -332,7 +323,7 @@ def test_sigterm_keeps_serving_when_the_final_save_fails(tmp_path):
             r.set("k", "v")
             (data / "dump.rdb").mkdir()
             sp.proc.send_signal(signal.SIGTERM)
-            wait_until(lambda: any("can't exit" in m for m in log_messages(sp.log())), what="the refusal")
+            wait_for(lambda: any("can't exit" in m for m in log_messages(sp.log())), what="the refusal")
             assert r.get("k") == b"v"
             r.config_set("save", "")
             sp.proc.send_signal(signal.SIGTERM)

@@ -19,17 +19,6 @@ FAST_VERMILION = dict(repl_diskless_sync_delay=0, repl_ping_replica_period=1)
 FAST_REDIS = ("--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1", *NO_SHUTDOWN_WAIT)
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(interval)
-
-
 def info(port: int) -> dict:
     r = redis.Redis(port=port)
     try:
@@ -150,6 +139,7 @@ def expire_short_keys(port: int, short, short_ttl_ms: int = 150) -> None:
 from contextlib import contextmanager  # noqa: E402
 
 from tests.support.servers import real_redis, vermilion  # noqa: E402
+from tests.support.waiting import wait_for
 
 KINDS = ("redis", "vermilion")
 
