@@ -96,14 +96,22 @@ class Progress:
         ]
 
 
+def _resume(gen, value, error):
+    """Resume a loader generator with the last step's value or error: ``(False, next
+    step)``, or ``(True, its return value)`` once it is done."""
+    try:
+        return False, (gen.throw(error) if error is not None else gen.send(value))
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def run_steps(gen):
     """Drive a loader generator on the calling thread; its return value."""
     value = error = None
     while True:
-        try:
-            step = gen.throw(error) if error is not None else gen.send(value)
-        except StopIteration as stop:
-            return stop.value
+        done, step = _resume(gen, value, error)
+        if done:
+            return step
         value = error = None
         if step is not None:
             try:
@@ -126,10 +134,9 @@ async def run_steps_async(gen):
 async def _drive(gen):
     value = error = None
     while True:
-        try:
-            step = gen.throw(error) if error is not None else gen.send(value)
-        except StopIteration as stop:
-            return stop.value
+        done, step = _resume(gen, value, error)
+        if done:
+            return step
         value = error = None
         if step is None:
             await asyncio.sleep(0)
