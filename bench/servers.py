@@ -64,10 +64,46 @@ def source_revision(root: Path = REPO_ROOT) -> str:
     return (head or "unknown") + (" + uncommitted changes" if dirty else "")
 
 
+# Ports for servers started as other processes come from below the kernel's ephemeral range
+# (32768-60999 on Linux), where no connection's source port and no port-0 listener is ever
+# placed, so nothing else can take one between free_port() and the server's own bind. The
+# stretch also leaves room for a cluster bus port (port + 10000) below that range.
+_PORTS = range(12000, 22000)
+_port_walk = None
+
+
+def _walk_ports():
+    """This process's endless walk over its own share of _PORTS. Parallel pytest-xdist workers
+    each get a disjoint share; other processes start at a pid-seeded place."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and workers > 1:
+        share = len(_PORTS) // workers
+        lo = _PORTS.start + int(worker[2:]) % workers * share
+        ports = range(lo, lo + share)
+        start = 0
+    else:
+        ports = _PORTS
+        start = os.getpid() * 7919 % len(ports)
+    while True:
+        for i in range(len(ports)):
+            yield ports[(start + i) % len(ports)]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, for a server about to be started in another process."""
+    global _port_walk
+    if _port_walk is None:
+        _port_walk = _walk_ports()
+    for _ in range(len(_PORTS)):
+        port = next(_port_walk)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port in %d-%d" % (_PORTS.start, _PORTS.stop - 1))
 
 
 def shutdown_nosave(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:

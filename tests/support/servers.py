@@ -14,7 +14,9 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from bench.servers import free_port
 from server import Node
+from tests.support.waiting import wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -25,15 +27,16 @@ def have_redis() -> bool:
     return os.path.exists(REDIS_SERVER)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class ExitedEarly(RuntimeError):
+    """The server process ended before it listened."""
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until something listens on ``port``; with ``proc``, fail at once if it has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ExitedEarly(f"the server for port {port} exited with status {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -84,23 +87,50 @@ def real_redis(*extra_args: str):
     """Debian's redis-server 7.0 on a free port, with defaults matching our test nodes."""
     if not have_redis():
         raise RuntimeError("redis-server is not installed: ./dev.sh test installs it")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="redis-ref-")
-    args = [
-        REDIS_SERVER,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", workdir,
-        "--enable-debug-command", "yes",
-        "--logfile", os.path.join(workdir, "redis.log"),
-        *extra_args,
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rp = RedisProcess(port, proc, workdir)
+    rp = _start_redis(extra_args)
     try:
-        wait_port(port)
         yield rp
     finally:
         rp.stop()
+
+
+def _start_redis(extra_args, attempts: int = 3) -> RedisProcess:
+    for attempt in range(attempts):
+        port = free_port()
+        workdir = tempfile.mkdtemp(prefix="redis-ref-")
+        args = [
+            REDIS_SERVER,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", workdir,
+            "--enable-debug-command", "yes",
+            "--logfile", os.path.join(workdir, "redis.log"),
+            *extra_args,
+        ]
+        log = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--logfile"][-1]  # the last one counts
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rp = RedisProcess(port, proc, workdir)
+        try:
+            # Redis logs "Running mode=..." once it holds its listening sockets: until then,
+            # whatever answers on the port may be another process's.
+            wait_for(lambda: "Running mode=" in _read(log) or proc.poll() is not None,
+                     timeout=10, what=f"redis-server to listen on port {port}")
+            wait_port(port, proc=proc)
+            return rp
+        except (ExitedEarly, AssertionError, TimeoutError) as e:
+            text = _read(log)
+            rp.stop()
+            if "Address already in use" in text and attempt + 1 < attempts:
+                continue  # another process took the port first: try another one
+            raise RuntimeError(f"{e}; its log:\n{text[-2000:]}") from None
+    raise AssertionError("unreachable")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
