@@ -261,12 +261,50 @@ def _pop(c, argv, left: bool) -> bytes:
     return _array(items)
 
 
-@command("lpop")
+def _pop_run(left: bool):
+    """The run handler of LPOP (``left``) or RPOP, see ``CommandSpec.run``: serves ``reqs[i:]``
+    while they pop one element from a list without a TTL that keeps at least one more, or
+    meet a missing key, in the state ``Database.write_run_state`` describes; ``_pop``
+    inlined. A count, the last element (the key goes), another type or a TTL is left to the
+    command."""
+
+    def run(c, reqs: list, i: int, out: list) -> int:
+        db = c.db
+        state = db.write_run_state()
+        if state is None:
+            return i
+        data, expires, lru, now_lru = state
+        name = reqs[i][0]
+        null = c.proto.null
+        append = out.append
+        j = i
+        popped = 0
+        for argv in islice(reqs, i, None):
+            if len(argv) != 2 or argv[0] != name:
+                break
+            key = argv[1]
+            lst = data.get(key)
+            if lst is None:  # no key (one with a TTL is in data too): lookupKeyWrite counts no miss
+                append(null)
+            elif lst.__class__ is not RList or len(lst.items) < 2 or (expires and key in expires):
+                break
+            else:
+                append(lst.items.popleft() if left else lst.items.pop())
+                lru[key] = now_lru
+                popped += 1
+            j += 1
+        db.node.dirty += popped
+        return j
+
+    return run
+
+
+@command("lpop", run=_pop_run(True))
 def lpop(c, argv):
     return _pop(c, argv, True)
 
 
-@command("rpop")
+@command("rpop", run=_pop_run(False))
 def rpop(c, argv):
     return _pop(c, argv, False)
 

@@ -1,7 +1,7 @@
 """Pipelined runs of one command against real Redis 7.0.15.
 
 The connection's hot loop serves a run of GETs, SETs, INCRs, DECRs, LPUSHes, RPUSHes,
-SADDs or HSETs through the command's run handler (``CommandSpec.run``): the command's own path with the
+LPOPs, RPOPs, SADDs or HSETs through the command's run handler (``CommandSpec.run``): the command's own path with the
 lookups hoisted out of the loop, which stops at the first request it cannot serve. These
 tests send pipelines made of such runs -- broken up by everything that must stop one (a TTL that has passed or is still to
 come, another type, a raw string, an integer-encoded value, wrong arity, another spelling
@@ -28,7 +28,8 @@ LATER = int(time.time()) + 100_000
 
 _names = st.sampled_from(
     [(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt"), (b"INCR", b"incr"), (b"DECR", b"Decr"),
-     (b"LPUSH", b"lpush"), (b"RPUSH", b"rPush"), (b"SADD", b"sadd"), (b"HSET", b"hSet")]
+     (b"LPUSH", b"lpush"), (b"RPUSH", b"rPush"), (b"LPOP", b"lpop"), (b"RPOP", b"rPop"), (b"SADD", b"sadd"),
+     (b"HSET", b"hSet")]
 ).flatmap(lambda names: st.tuples(st.just(names[0]), st.sampled_from(names)))
 
 
@@ -67,7 +68,8 @@ BREAKERS = [
     (b"PEXPIREAT", b"h", b"%d" % (LATER * 1000)),
     (b"SREM", b"s", b"v", b"12"),
     (b"HDEL", b"h", b"f1"),
-    (b"RPOP", b"c", b"2"),
+    (b"RPOP", b"c", b"2"),  # a count
+    (b"RPUSH", b"c", b"1", b"2", b"3", b"4", b"5"),  # a list for pop runs to take from
     (b"GET", b"a", b"b"),  # wrong arity inside a run
     (b"SET", b"a"),
     (b"SET", b"a", b"v", b"NX"),  # options: the handler's own path
@@ -112,7 +114,7 @@ def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
         if name in (b"keyspace_hits", b"keyspace_misses", b"expired_keys"):
             fields[name] = value
         elif name in (b"cmdstat_get", b"cmdstat_set", b"cmdstat_incr", b"cmdstat_decr", b"cmdstat_lpush",
-                      b"cmdstat_rpush", b"cmdstat_sadd", b"cmdstat_hset"):
+                      b"cmdstat_rpush", b"cmdstat_lpop", b"cmdstat_rpop", b"cmdstat_sadd", b"cmdstat_hset"):
             fields[name] = value.split(b",usec=")[0]  # calls and failures, not times
             fields[name + b" failures"] = value.split(b"failed_calls=")[1]
     return fields
@@ -175,6 +177,7 @@ def test_runs_over_resp3(pair):
     try:
         resp3(pair)
         run = [(b"GET", key) for key in KEYS * 3] + [(b"SET", key, b"v") for key in (b"x", b"y", b"x")]
+        run += [(b"LPOP", b"nope")] * 3 + [(b"RPOP", key) for key in (b"nope", b"c", b"nope")]
         pipeline_compare(pair, run + [(b"GET", key) for key in (b"x", b"nope", b"y")])
         assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
     finally:
@@ -183,14 +186,16 @@ def test_runs_over_resp3(pair):
 
 def test_runs_update_the_access_time(pair):
     _on_both(pair, ("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v"),
+             ("RPUSH", "q", "1", "2", "3"),
              ("SADD", "s", "x"), ("HSET", "h", "f", "v"))
     time.sleep(2.1)
     # (Not INCR: Redis stores small results as shared integer objects, whose idle time is
     # that of the last key holding the same number that was touched.)
     runs = [(b"GET", b"idle")] * 5 + [(b"SET", b"other", b"w")] * 3 + [(b"LPUSH", b"l", b"y")] * 3
     runs += [(b"SADD", b"s", b"x")] * 3 + [(b"HSET", b"h", b"f", b"w")] * 3  # existing member, field
+    runs += [(b"RPOP", b"q")] * 2
     pipeline_compare(pair, runs + [(b"MSET", b"m1", b"w", b"m2", b"w")])
-    for key in (b"idle", b"other", b"l", b"m1", b"m2", b"s", b"h"):
+    for key in (b"idle", b"other", b"l", b"m1", b"m2", b"s", b"h", b"q"):
         assert pair.check("OBJECT", "IDLETIME", key) == b":0\r\n"
 
 
@@ -318,6 +323,35 @@ def test_other_forms_inside_runs_and_what_they_change(pair):
             (b"GET", b"a"), (b"GET", b"a", b"b"), (b"GET", b"a"),
         ]
         pipeline_compare(pair, pipeline + AFTER)
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+    finally:
+        _restore(pair)
+
+
+def test_pop_runs_leave_what_they_cannot_pop(pair):
+    """Runs of LPOP/RPOP over every list the run handler must leave to the command -- its
+    last element (the key goes), a TTL still to come or passed, another type, a count inside
+    the run -- and over missing keys, which it answers itself."""
+    theirs, ours = _prepare(pair)
+    try:
+        _on_both(
+            pair,
+            (b"RPUSH", b"one", b"x"),
+            (b"RPUSH", b"two", b"x", b"y"),
+            (b"RPUSH", b"many", *[b"%d" % i for i in range(12)]),
+            (b"RPUSH", b"later", b"1", b"2", b"3"),
+            (b"EXPIREAT", b"later", b"%d" % LATER),
+            (b"RPUSH", b"past", b"1", b"2", b"3"),
+            (b"PEXPIRE", b"past", b"1"),
+        )
+        time.sleep(0.01)
+        keys = [b"one", b"two", b"later", b"past", b"a", b"s", b"h", b"missing"]
+        runs = [(name, key) for key in keys for name in (b"LPOP", b"LPOP", b"RPOP", b"RPOP", b"RPOP")]
+        runs += [(b"LPOP", b"many"), (b"LPOP", b"many", b"2"), (b"LPOP", b"many"), (b"LPOP", b"many", b"0"),
+                 (b"RPOP", b"many"), (b"RPOP", b"many", b"3"), (b"RPOP", b"many")]
+        pipeline_compare(pair, runs)
+        keys.append(b"many")
+        pipeline_compare(pair, [cmd for key in keys for cmd in [(b"TYPE", key), (b"LRANGE", key, b"0", b"-1"), (b"EXPIRETIME", key)]])
         assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
     finally:
         _restore(pair)
