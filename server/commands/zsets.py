@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import islice
 
 from protocol import encoder as enc
 from protocol.encoder import EMPTY_ARRAY, ONE, ZERO, format_double
@@ -342,7 +343,48 @@ def _zadd_done(c, key: bytes, zs: ZSet, created: bool, added: int, updated: int,
         _notify(c, key, "zincr" if incr else "zadd")
 
 
-@command("zadd")
+def zadd_run(c, reqs: list, i: int, out: list) -> int:
+    """ZADD's run handler, see ``CommandSpec.run``: serves ``reqs[i:]`` while they are
+    ``ZADD key score member`` with a plain decimal score on an existing sorted set without
+    a TTL, in the state ``Database.write_run_state`` describes; ``_zadd_one`` inlined. A
+    missing key (the set is created), an option, more pairs, another score syntax, another
+    type or a TTL is left to the command."""
+    db = c.db
+    state = db.write_run_state()
+    if state is None:
+        return i
+    data, expires, lru, now_lru = state
+    name = reqs[i][0]
+    limits = _listpack_limits(c)
+    append = out.append
+    j = i
+    changes = 0
+    for argv in islice(reqs, i, None):
+        if len(argv) != 4 or argv[0] != name or _PLAIN_NUMBER(argv[2]) is None:
+            break
+        key = argv[1]
+        zs = data.get(key)
+        if zs.__class__ is not ZSet or (expires and key in expires):
+            break
+        score = float(argv[2])
+        member = argv[3]
+        cur = zs.scores.get(member)
+        if cur is None:
+            _add_member(zs, member, score, limits)
+            changes += 1
+            append(ONE)
+        else:
+            if cur != score:
+                zs.update(member, cur, score)
+                changes += 1
+            append(ZERO)
+        lru[key] = now_lru
+        j += 1
+    db.node.dirty += changes
+    return j
+
+
+@command("zadd", run=zadd_run)
 def zadd(c, argv):
     if len(argv) == 4 and _PLAIN_NUMBER(argv[2]) is not None:
         return _zadd_one(c, argv[1], float(argv[2]), argv[3])

@@ -1,7 +1,7 @@
 """Pipelined runs of one command against real Redis 7.0.15.
 
 The connection's hot loop serves a run of GETs, SETs, INCRs, DECRs, LPUSHes, RPUSHes,
-LPOPs, RPOPs, SADDs or HSETs through the command's run handler (``CommandSpec.run``): the command's own path with the
+LPOPs, RPOPs, SADDs, HSETs or ZADDs through the command's run handler (``CommandSpec.run``): the command's own path with the
 lookups hoisted out of the loop, which stops at the first request it cannot serve. These
 tests send pipelines made of such runs -- broken up by everything that must stop one (a TTL that has passed or is still to
 come, another type, a raw string, an integer-encoded value, wrong arity, another spelling
@@ -20,16 +20,19 @@ from hypothesis import strategies as st
 from tests.differential import fuzz, pipeline_compare, resp3
 from tests.support.resp import RawClient
 
-KEYS = [b"a", b"b", b"c", b"d", b"t", b"gone", b"s", b"h"]
+KEYS = [b"a", b"b", b"c", b"d", b"t", b"gone", b"s", b"h", b"z"]
 FIELDS = [b"f1", b"f2", b"f3"]
 VALUES = [b"", b"v", b"12", b"a\r\n*1\r\n$1\r\nx", b"%1\r\n+ok", b"x" * 1023, b"y" * 1024, b"z" * 5000]
+#: Scores in plain decimal (the run's) and in every other syntax ZADD takes.
+SCORES = [b"0", b"1", b"-0", b"1.5", b"-2.25", b"007", b"1e3", b"inf", b"-inf", b"+1", b".5", b"1.", b"0x10",
+          b"1_0", b" 1", b"nan", b"x"]
 #: Absolute expiry times, so that EXPIRETIME compares exactly however long the test runs.
 LATER = int(time.time()) + 100_000
 
 _names = st.sampled_from(
     [(b"GET", b"get", b"Get"), (b"SET", b"set", b"sEt"), (b"INCR", b"incr"), (b"DECR", b"Decr"),
      (b"LPUSH", b"lpush"), (b"RPUSH", b"rPush"), (b"LPOP", b"lpop"), (b"RPOP", b"rPop"), (b"SADD", b"sadd"),
-     (b"HSET", b"hSet")]
+     (b"HSET", b"hSet"), (b"ZADD", b"zadd")]
 ).flatmap(lambda names: st.tuples(st.just(names[0]), st.sampled_from(names)))
 
 
@@ -43,6 +46,8 @@ def _run(draw):
         key = draw(st.sampled_from(KEYS))
         if upper in (b"SET", b"LPUSH", b"RPUSH", b"SADD"):
             out.append((name, key, draw(st.sampled_from(VALUES))))
+        elif upper == b"ZADD":
+            out.append((name, key, draw(st.sampled_from(SCORES)), draw(st.sampled_from(VALUES))))
         elif upper == b"HSET":
             out.append((name, key, draw(st.sampled_from(FIELDS)), draw(st.sampled_from(VALUES))))
         else:
@@ -68,6 +73,10 @@ BREAKERS = [
     (b"PEXPIREAT", b"h", b"%d" % (LATER * 1000)),
     (b"SREM", b"s", b"v", b"12"),
     (b"HDEL", b"h", b"f1"),
+    (b"ZADD", b"z", b"NX", b"5", b"v"),  # an option, and two pairs
+    (b"ZADD", b"z", b"1", b"v", b"2", b"12"),
+    (b"PEXPIREAT", b"z", b"%d" % (LATER * 1000)),  # a sorted set with a TTL
+    (b"ZREM", b"z", b"v", b"m"),
     (b"RPOP", b"c", b"2"),  # a count
     (b"RPUSH", b"c", b"1", b"2", b"3", b"4", b"5"),  # a list for pop runs to take from
     (b"GET", b"a", b"b"),  # wrong arity inside a run
@@ -95,7 +104,7 @@ AFTER = [
     for key in KEYS
     for cmd in [(b"TYPE", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key), (b"STRLEN", key),
                 (b"LRANGE", key, b"0", b"-1"), (b"SCARD", key), (b"SMISMEMBER", key, *VALUES),
-                (b"HLEN", key), (b"HMGET", key, *FIELDS)]
+                (b"HLEN", key), (b"HMGET", key, *FIELDS), (b"ZRANGE", key, b"0", b"-1", b"WITHSCORES")]
 ] + [(b"DBSIZE",)]
 
 
@@ -114,7 +123,7 @@ def _stats(conn: RawClient, changes_before: int) -> dict[bytes, object]:
         if name in (b"keyspace_hits", b"keyspace_misses", b"expired_keys"):
             fields[name] = value
         elif name in (b"cmdstat_get", b"cmdstat_set", b"cmdstat_incr", b"cmdstat_decr", b"cmdstat_lpush",
-                      b"cmdstat_rpush", b"cmdstat_lpop", b"cmdstat_rpop", b"cmdstat_sadd", b"cmdstat_hset"):
+                      b"cmdstat_rpush", b"cmdstat_lpop", b"cmdstat_rpop", b"cmdstat_sadd", b"cmdstat_hset", b"cmdstat_zadd"):
             fields[name] = value.split(b",usec=")[0]  # calls and failures, not times
             fields[name + b" failures"] = value.split(b"failed_calls=")[1]
     return fields
@@ -149,6 +158,7 @@ def _prepare(pair) -> tuple[int, int]:
         (b"SET", b"gone", b"soon", b"PX", b"1"),
         (b"SADD", b"s", b"1", b"2"),
         (b"HSET", b"h", b"f1", b"v"),
+        (b"ZADD", b"z", b"1", b"m"),
     )
     time.sleep(0.01)
     return _changes(pair.redis), _changes(pair.ours)
@@ -186,16 +196,16 @@ def test_runs_over_resp3(pair):
 
 def test_runs_update_the_access_time(pair):
     _on_both(pair, ("SET", "idle", "v"), ("SET", "other", "v"), ("RPUSH", "l", "x"), ("SET", "m1", "v"), ("SET", "m2", "v"),
-             ("RPUSH", "q", "1", "2", "3"),
+             ("RPUSH", "q", "1", "2", "3"), ("ZADD", "zz", "1", "m"),
              ("SADD", "s", "x"), ("HSET", "h", "f", "v"))
     time.sleep(2.1)
     # (Not INCR: Redis stores small results as shared integer objects, whose idle time is
     # that of the last key holding the same number that was touched.)
     runs = [(b"GET", b"idle")] * 5 + [(b"SET", b"other", b"w")] * 3 + [(b"LPUSH", b"l", b"y")] * 3
     runs += [(b"SADD", b"s", b"x")] * 3 + [(b"HSET", b"h", b"f", b"w")] * 3  # existing member, field
-    runs += [(b"RPOP", b"q")] * 2
+    runs += [(b"RPOP", b"q")] * 2 + [(b"ZADD", b"zz", b"1", b"m")] * 3
     pipeline_compare(pair, runs + [(b"MSET", b"m1", b"w", b"m2", b"w")])
-    for key in (b"idle", b"other", b"l", b"m1", b"m2", b"s", b"h", b"q"):
+    for key in (b"idle", b"other", b"l", b"m1", b"m2", b"s", b"h", b"q", b"zz"):
         assert pair.check("OBJECT", "IDLETIME", key) == b":0\r\n"
 
 
@@ -338,7 +348,7 @@ def test_pop_runs_leave_what_they_cannot_pop(pair):
             pair,
             (b"RPUSH", b"one", b"x"),
             (b"RPUSH", b"two", b"x", b"y"),
-            (b"RPUSH", b"many", *[b"%d" % i for i in range(12)]),
+            (b"RPUSH", b"many", *[b"%d" % i for i in range(40)]),
             (b"RPUSH", b"later", b"1", b"2", b"3"),
             (b"EXPIREAT", b"later", b"%d" % LATER),
             (b"RPUSH", b"past", b"1", b"2", b"3"),
@@ -346,12 +356,50 @@ def test_pop_runs_leave_what_they_cannot_pop(pair):
         )
         time.sleep(0.01)
         keys = [b"one", b"two", b"later", b"past", b"a", b"s", b"h", b"missing"]
-        runs = [(name, key) for key in keys for name in (b"LPOP", b"LPOP", b"RPOP", b"RPOP", b"RPOP")]
-        runs += [(b"LPOP", b"many"), (b"LPOP", b"many", b"2"), (b"LPOP", b"many"), (b"LPOP", b"many", b"0"),
-                 (b"RPOP", b"many"), (b"RPOP", b"many", b"3"), (b"RPOP", b"many")]
+        # (A run handler starts where a run opens: PING opens each case's run afresh.)
+        runs = [cmd for key in keys for name in (b"LPOP", b"RPOP") for cmd in [(b"PING",)] + [(name, key)] * 3]
+        for other in [(b"LPOP", b"many", b"2"), (b"LPOP", b"many", b"0"), (b"lpop", b"many"), (b"RPOP", b"many"),
+                      (b"LPOP", b"missing"), (b"LLEN", b"many")]:
+            runs += [(b"PING",), (b"LPOP", b"many"), (b"LPOP", b"many"), other, (b"LPOP", b"many")]
         pipeline_compare(pair, runs)
         keys.append(b"many")
         pipeline_compare(pair, [cmd for key in keys for cmd in [(b"TYPE", key), (b"LRANGE", key, b"0", b"-1"), (b"EXPIRETIME", key)]])
+        assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
+    finally:
+        _restore(pair)
+
+
+def test_zadd_runs_leave_what_they_cannot_add(pair):
+    """Runs of ZADD key score member over every case the run handler must leave to the
+    command -- a missing key (the set is created), a TTL still to come or passed, another
+    type, an option or more pairs inside the run, a score in any syntax but plain decimal --
+    and over what it serves: new members, new scores, the same score, a member too long for
+    a listpack."""
+    theirs, ours = _prepare(pair)
+    try:
+        _on_both(
+            pair,
+            (b"ZADD", b"zs", b"1", b"a"),
+            (b"ZADD", b"later", b"1", b"a"),
+            (b"EXPIREAT", b"later", b"%d" % LATER),
+            (b"ZADD", b"past", b"1", b"a"),
+            (b"PEXPIRE", b"past", b"1"),
+        )
+        time.sleep(0.01)
+        keys = [b"zs", b"later", b"past", b"a", b"c", b"missing"]
+        # (A run handler starts where a run opens: PING opens each case's run afresh.)
+        runs = [cmd for key in keys for cmd in [(b"PING",)] + [
+            (b"ZADD", key, score, member)
+            for score, member in [(b"1", b"a"), (b"2", b"a"), (b"2", b"a"), (b"3", b"b"), (b"-0", b"c"), (b"0", b"c")]]]
+        runs += [cmd for score in SCORES for cmd in [(b"PING",), (b"ZADD", b"zs", b"4", b"t"), (b"ZADD", b"zs", score, b"s")]]
+        for other in [(b"ZADD", b"zs", b"NX", b"6", b"u"), (b"ZADD", b"zs", b"8", b"v", b"9", b"w"),
+                      (b"zadd", b"zs", b"11", b"a"), (b"HSET", b"zs", b"1", b"x")]:
+            runs += [(b"PING",), (b"ZADD", b"zs", b"5", b"a"), (b"ZADD", b"zs", b"6", b"a"), other, (b"ZADD", b"zs", b"7", b"a")]
+        pipeline_compare(pair, runs)
+        check = [cmd for key in keys for cmd in [(b"TYPE", key), (b"OBJECT", b"ENCODING", key), (b"EXPIRETIME", key),
+                                                  (b"ZRANGE", key, b"0", b"-1", b"WITHSCORES")]]
+        pipeline_compare(pair, check)
+        pipeline_compare(pair, [(b"ZADD", b"zs", b"%d" % i, b"m" * (60 + i)) for i in range(10)] + check)
         assert _stats(pair.ours, ours) == _stats(pair.redis, theirs)
     finally:
         _restore(pair)
