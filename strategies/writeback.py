@@ -95,6 +95,7 @@ class WriteBack(Strategy):
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        self._closing = False
         self._run_flusher = flusher
 
     async def start(self) -> WriteBack:
@@ -220,12 +221,17 @@ class WriteBack(Strategy):
                     await asyncio.sleep(0.01)
 
     async def _flush_loop(self) -> None:
+        # Stops when close() says so, not only by its cancel: on Python 3.11 a cancel can be
+        # lost inside a library's asyncio.wait_for (redis-py sends with one), and then every
+        # later asyncio.timeout in this task would take the pending cancel for its own.
         while True:
             try:
                 async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            if self._closing:
+                return
             self._wake.clear()
             try:
                 if self.epoch is None:
@@ -244,11 +250,12 @@ class WriteBack(Strategy):
         await self.flush_all(timeout)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            self._closing = True
+            self._wake.set()
+            task.cancel()
+            await asyncio.wait([task])  # (awaiting the task itself would hide a cancel of close())
+            if not task.cancelled():
+                task.exception()  # how the flusher ended is not close()'s business
         await super().close()

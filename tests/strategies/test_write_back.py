@@ -185,3 +185,28 @@ async def test_write_back_flushes_to_either_database(redis, database):
     await wb.flush_all()
     assert database.writes == 3 and database.rows_written == 25
     assert (await database.db.get("k24")).value == b"v24"
+
+
+async def test_close_stops_the_flusher_even_when_its_cancel_is_swallowed(redis, db):
+    """Python 3.11's asyncio.wait_for drops a cancel that arrives in the step its inner future
+    completes (redis-py sends commands through one): close() must stop the flusher anyway.
+    Here the database call is the one that swallows it."""
+    wb = await started(redis, db, flusher=True, flush_interval=0.05)
+    flushing = asyncio.Event()
+    real = db.put_many
+
+    async def swallowing(items):
+        flushing.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass  # what wait_for does when its future finished in the same step as the cancel
+        return await real(items)
+
+    db.put_many = swallowing
+    await wb.write("k", b"v")
+    async with asyncio.timeout(5):
+        await flushing.wait()
+    async with asyncio.timeout(5):
+        await wb.close()
+    assert (await db.db.get("k")).value == b"v"  # the flush it was in went through
