@@ -162,7 +162,7 @@ def test_lru_keeps_recently_read_keys(make_node, policy):
     for key in hot:
         assert r.get(key) is not None
     assert r.object("idletime", keys[1]) >= 100
-    assert r.object("idletime", hot[0]) == 0
+    assert r.object("idletime", hot[-1]) <= 1  # read just now (a second may tick in between)
     limit_here(r)
     fill(r, "new", 400, ttl=10_000)
     assert evicted_keys(r) >= 350
