@@ -58,10 +58,9 @@ class _Link:
 
     async def run(self) -> None:
         try:
-            up_r, self.up_w = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.proxy.upstream_port), 2.0
-            )
-        except (OSError, asyncio.TimeoutError):
+            async with asyncio.timeout(2.0):  # (3.11's wait_for can lose a cancel)
+                up_r, self.up_w = await asyncio.open_connection("127.0.0.1", self.proxy.upstream_port)
+        except (OSError, TimeoutError):
             self.abort()
             return
         self.tasks = [

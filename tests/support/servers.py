@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -72,7 +73,12 @@ class RedisProcess:
         self.workdir = workdir
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        code = self.proc.poll()
+        if code not in (None, 0):  # it died under the test: say how, in the test's captured output
+            log = os.path.join(self.workdir, "redis.log")
+            sys.stderr.write(f"redis-server on port {self.port} ended with status {code}; its log:\n"
+                             f"{_read(log)[-3000:]}\n")
+        if code is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
