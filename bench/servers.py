@@ -16,6 +16,8 @@ run then measures the same code, even while the working tree is being edited.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import shutil
 import socket
@@ -69,34 +71,28 @@ def source_revision(root: Path = REPO_ROOT) -> str:
 # placed, so nothing else can take one between free_port() and the server's own bind. The
 # stretch also leaves room for a cluster bus port (port + 10000) below that range.
 _PORTS = range(12000, 22000)
-_port_walk = None
 
 
-def _walk_ports():
-    """This process's endless walk over its own share of _PORTS. Parallel pytest-xdist workers
-    each get a disjoint share; other processes start at a pid-seeded place."""
+@functools.cache
+def _port_walk():
+    """This process's endless walk over its share of _PORTS: parallel pytest-xdist workers
+    each get a disjoint share; any other process starts at a pid-seeded place."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if worker.startswith("gw") and worker[2:].isdigit() and workers > 1:
         share = len(_PORTS) // workers
-        lo = _PORTS.start + int(worker[2:]) % workers * share
-        ports = range(lo, lo + share)
+        ports = _PORTS[int(worker[2:]) % workers * share:][:share]
         start = 0
     else:
         ports = _PORTS
         start = os.getpid() * 7919 % len(ports)
-    while True:
-        for i in range(len(ports)):
-            yield ports[(start + i) % len(ports)]
+    return itertools.cycle(itertools.chain(ports[start:], ports[:start]))
 
 
 def free_port() -> int:
     """A loopback port nothing listens on, for a server about to be started in another process."""
-    global _port_walk
-    if _port_walk is None:
-        _port_walk = _walk_ports()
-    for _ in range(len(_PORTS)):
-        port = next(_port_walk)
+    walk = _port_walk()
+    for port in itertools.islice(walk, len(_PORTS)):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

@@ -6,6 +6,7 @@ subprocess on a free loopback port, for interoperability and differential tests.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -28,16 +29,9 @@ def have_redis() -> bool:
     return os.path.exists(REDIS_SERVER)
 
 
-class ExitedEarly(RuntimeError):
-    """The server process ended before it listened."""
-
-
-def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
-    """Wait until something listens on ``port``; with ``proc``, fail at once if it has exited."""
+def wait_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise ExitedEarly(f"the server for port {port} exited with status {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -67,17 +61,17 @@ def vermilion(**config):
 
 
 class RedisProcess:
-    def __init__(self, port: int, proc: subprocess.Popen, workdir: str):
+    def __init__(self, port: int, proc: subprocess.Popen, workdir: str, log: str):
         self.port = port
         self.proc = proc
         self.workdir = workdir
+        self.log = log
 
     def stop(self) -> None:
         code = self.proc.poll()
         if code not in (None, 0):  # it died under the test: say how, in the test's captured output
-            log = os.path.join(self.workdir, "redis.log")
             sys.stderr.write(f"redis-server on port {self.port} ended with status {code}; its log:\n"
-                             f"{_read(log)[-3000:]}\n")
+                             f"{_read(self.log)[-3000:]}\n")
         if code is None:
             self.proc.terminate()
             try:
@@ -101,7 +95,7 @@ def real_redis(*extra_args: str):
 
 
 def _start_redis(extra_args, attempts: int = 3) -> RedisProcess:
-    for attempt in range(attempts):
+    for attempt in itertools.count(1):
         port = free_port()
         workdir = tempfile.mkdtemp(prefix="redis-ref-")
         args = [
@@ -117,21 +111,23 @@ def _start_redis(extra_args, attempts: int = 3) -> RedisProcess:
         ]
         log = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--logfile"][-1]  # the last one counts
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        rp = RedisProcess(port, proc, workdir)
+        rp = RedisProcess(port, proc, workdir, log)
+        # Redis logs "Running mode=..." once it holds its listening sockets (and exits if it
+        # cannot bind): until then, whatever answers on the port may be another process's.
         try:
-            # Redis logs "Running mode=..." once it holds its listening sockets: until then,
-            # whatever answers on the port may be another process's.
             wait_for(lambda: "Running mode=" in _read(log) or proc.poll() is not None,
                      timeout=10, what=f"redis-server to listen on port {port}")
-            wait_port(port, proc=proc)
-            return rp
-        except (ExitedEarly, AssertionError, TimeoutError) as e:
-            text = _read(log)
-            rp.stop()
-            if "Address already in use" in text and attempt + 1 < attempts:
-                continue  # another process took the port first: try another one
-            raise RuntimeError(f"{e}; its log:\n{text[-2000:]}") from None
-    raise AssertionError("unreachable")
+        except AssertionError as e:
+            failure = str(e)
+        else:
+            if proc.poll() is None:
+                return rp
+            failure = f"redis-server exited with status {proc.returncode}"
+        text = _read(log)
+        rp.stop()
+        if "Address already in use" in text and attempt < attempts:
+            continue  # another process took the port first: try another one
+        raise RuntimeError(f"{failure}; its log:\n{text[-2000:]}")
 
 
 def _read(path: str) -> str:
